@@ -1,0 +1,701 @@
+"""The shared estimator base: parameters, input validation, scaling, devices,
+and the fit / transform / inverse_transform plumbing.
+
+Only scikit-learn and NumPy concerns live here; the networks are built by
+:mod:`skae._networks` and trained by :mod:`skae._training`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from abc import abstractmethod
+from collections.abc import Callable
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from torch import nn
+
+from skae._networks import ACTIVATIONS, make_encoder_decoder
+from skae._training import Batches, History, TrainingOptions, map_batches, train
+
+# Rows per forward pass at inference time: large enough to keep a GPU busy,
+# small enough to bound memory.
+INFERENCE_BATCH_SIZE = 1024
+DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
+
+
+# Parameter and attribute docs shared by the estimators' docstrings.
+SHARED_DOCS = {
+    "network_parameters": """\
+    hidden_layer_sizes : tuple of int, default=None
+        For ``architecture='mlp'``, the widths of the encoder's hidden layers
+        (the decoder mirrors them); default ``(256, 128)``. For
+        ``architecture='conv'``, the channels of each stride-2 convolution;
+        default ``(32, 64)``.
+    activation : {'relu', 'tanh', 'logistic', 'identity', 'elu', 'gelu'}, default='relu'
+        Activation between layers.
+    architecture : {'mlp', 'conv'}, default='mlp'
+        A fully connected network for tabular data, or a convolutional one for
+        images. X stays flat, shape (n_samples, C*H*W), in and out.
+    image_shape : tuple of int, default=None
+        ``(H, W)`` or ``(C, H, W)`` for ``architecture='conv'``. When None, a
+        square single-channel image is assumed.
+""",
+    "training_parameters": """\
+    scaling : {'auto', 'standard', 'minmax'} or None, default='auto'
+        Scaling of each feature before the network, learned in ``fit`` (or the
+        first ``partial_fit``) and undone by ``inverse_transform``. 'auto' is
+        'standard', except for losses on [0, 1] (``loss='bce'``,
+        ``likelihood='bernoulli'``), where it is None if X lies in [0, 1] and
+        'minmax' otherwise.
+    noise : {'gaussian', 'masking'} or None, default=None
+        Corruption of the inputs during training, for a denoising autoencoder:
+        Gaussian noise of standard deviation `noise_level` (in scaled units), or
+        a fraction `noise_level` of the inputs set to 0. The target is the clean
+        input; ``transform`` never adds noise.
+    noise_level : float, default=0.1
+        Strength of the `noise`.
+    batch_size : int, default=64
+        Samples per optimisation step.
+    learning_rate_init : float, default=1e-3
+        Learning rate of the Adam optimiser.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the data).
+    alpha : float, default=0.0
+        L2 penalty (weight decay) of the optimiser.
+    early_stopping : bool, default=False
+        Whether to hold out `validation_fraction` of the data and stop when the
+        validation loss stops improving, restoring the best epoch's weights.
+        Otherwise training stops when the training loss stops improving.
+    validation_fraction : float, default=0.1
+        Fraction of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least `tol` before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the monitored loss that counts.
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the previous fit instead of starting anew.
+    device : str or torch.device, default='auto'
+        Where the network runs: 'auto' (CUDA when available, else CPU), 'cpu',
+        'cuda', 'cuda:1', ... Batches are copied to the device as they are used.
+    mixed_precision : bool, default=False
+        Train under bfloat16 autocast (fast on recent GPUs).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffling, the validation split and the noise.
+        The same integer gives the same model on the CPU.
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch.
+""",
+    "fitted_attributes": """\
+    network_ : torch.nn.Module
+        The trained network; its ``encoder`` and ``decoder`` are plain torch modules.
+    device_ : torch.device
+        The device the network is on.
+    scaling_ : str or None
+        The resolved `scaling`.
+    input_offset_, input_scale_ : ndarray of shape (n_features_in_,)
+        The internal scaling is ``(X - input_offset_) / input_scale_``.
+    image_shape_ : tuple of int or None
+        The resolved ``(C, H, W)`` for ``architecture='conv'``.
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+    validation_loss_curve_ : list of float
+        Mean validation loss of each epoch (empty without early stopping).
+    best_loss_ : float
+        Best monitored loss (validation loss with early stopping).
+    best_epoch_ : int
+        Epoch (1-based) of `best_loss_`.
+    n_iter_ : int
+        Number of epochs run.
+""",
+    "feature_attributes": """\
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+""",
+}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``'auto'`` is CUDA when available, else the CPU; a missing CUDA is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"device={device!r} is not a valid torch device: {error}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested, but CUDA is not available on this "
+            "machine. Use device='cpu', or device='auto' to pick CUDA only when present."
+        )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r} was requested, but MPS is not available.")
+    return resolved
+
+
+def _check_numeric_columns(X) -> None:
+    """A clear error for DataFrames with non-numeric columns (before any coercion)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return
+    bad = [str(name) for name, dtype in dtypes.items() if not _is_numeric_dtype(dtype)]
+    if bad:
+        raise TypeError(
+            f"X has non-numeric columns {bad}; encode them first, e.g. with "
+            "sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
+        )
+
+
+def _is_numeric_dtype(dtype) -> bool:
+    try:
+        return np.issubdtype(np.dtype(dtype), np.number) or np.dtype(dtype) == np.bool_
+    except TypeError:  # pandas extension dtypes such as Int64 or category
+        return getattr(dtype, "_is_numeric", False)
+
+
+class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class of the autoencoder transformers. Not for direct use."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "architecture": [StrOptions({"mlp", "conv"})],
+        "image_shape": ["array-like", None],
+        "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
+        "noise": [StrOptions({"gaussian", "masking"}), None],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "device": [str, torch.device],
+        "mixed_precision": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        hidden_layer_sizes=None,
+        activation: str = "relu",
+        architecture: str = "mlp",
+        image_shape=None,
+        scaling: str | None = "auto",
+        noise: str | None = None,
+        noise_level: float = 0.1,
+        batch_size: int = 64,
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 200,
+        alpha: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device: str | torch.device = "auto",
+        mixed_precision: bool = False,
+        random_state=None,
+        verbose: int = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.scaling = scaling
+        self.noise = noise
+        self.noise_level = noise_level
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------
+    # What each autoencoder defines
+
+    @property
+    @abstractmethod
+    def _unit_interval_loss(self) -> str | None:
+        """The parameter setting whose loss needs X in [0, 1] (e.g. "loss='bce'"), or None."""
+
+    @abstractmethod
+    def _make_network(self, n_features: int) -> nn.Module:
+        """The untrained torch network for `n_features` inputs."""
+
+    @abstractmethod
+    def _summarize_training_codes(self, batches: Batches) -> None:
+        """Set the fitted attributes that describe the codes of the training data."""
+
+    @abstractmethod
+    def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
+        """Draws of codes for :meth:`sample`."""
+
+    @abstractmethod
+    def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function giving the per-sample scores of a scaled batch, for one
+        :meth:`score_samples` call."""
+
+    # What scaling='auto' gives for losses on unbounded data.
+    _default_scaling = "standard"
+
+    def _on_epoch_start(self, epoch: int) -> None:
+        """Called before each training epoch (e.g. for a KL warm-up)."""
+
+    # ------------------------------------------------------------------
+    # Public API
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the autoencoder to X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse rows are densified one batch at a time.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        reset = not (self.warm_start and hasattr(self, "network_"))
+        return self._fit(X, reset=reset, max_epochs=self.max_iter, validate=self.early_stopping)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch on X, initialising the model on the first call.
+
+        The internal scaling is fitted on the first call's data and kept.
+        Early stopping does not apply to ``partial_fit``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, reset=not hasattr(self, "network_"), max_epochs=1, validate=False)
+
+    def transform(self, X):
+        """Encode X: the codes (for the VAE, the posterior means) of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Float32 for float32 input, float64 otherwise.
+        """
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        codes = map_batches(self._encode_batch, self._batches(X), INFERENCE_BATCH_SIZE)
+        return self._as_output(codes, X.dtype)
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space (undoing the internal scaling).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. from :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            The decoder's mean output in the units of the training data.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform expects codes "
+                f"of n_components={self.n_components} features."
+            )
+        batches = Batches(Z, self.device_)
+        decoded = map_batches(self._decode_batch, batches, INFERENCE_BATCH_SIZE)
+        return self._as_output(decoded, Z.dtype)
+
+    def score_samples(self, X):
+        """Per-sample score: higher means more typical of the training data."""
+        check_is_fitted(self)
+        X = self._validate(X, reset=False)
+        batches = self._batches(X)
+        self._check_bounds(batches)
+        self.network_.eval()
+        scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
+        return scores.double().numpy()
+
+    def score(self, X, y=None) -> float:
+        """Mean of :meth:`score_samples`, so that model selection needs no scorer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+        """Generate samples by decoding random codes.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of codes.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            The decoder's mean output for each drawn code.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        codes = self._sample_codes(n_samples, check_random_state(random_state))
+        return self.inverse_transform(codes)
+
+    def interpolate(self, X_start, X_end, n_steps: int = 10) -> np.ndarray:
+        """Decode the straight path between the codes of two inputs.
+
+        Parameters
+        ----------
+        X_start, X_end : array-like of shape (n_features,) or (n_pairs, n_features)
+            Where each path starts and ends.
+        n_steps : int, default=10
+            Number of points on each path, both ends included.
+
+        Returns
+        -------
+        path : ndarray of shape (n_steps, n_features) or (n_pairs, n_steps, n_features)
+            Decoded points; the first and last are the reconstructions of the ends.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_steps, Integral) or n_steps < 2:
+            raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}.")
+        single = np.ndim(X_start) == 1
+        start, end = (self.transform(np.atleast_2d(X)) for X in (X_start, X_end))
+        if start.shape != end.shape:
+            raise ValueError(
+                f"X_start and X_end must have the same shape, got {start.shape} and {end.shape}."
+            )
+        t = np.linspace(0.0, 1.0, n_steps)[None, :, None]
+        codes = (1 - t) * start[:, None, :] + t * end[:, None, :]
+        path = self.inverse_transform(codes.reshape(-1, self.n_components))
+        path = path.reshape(len(start), n_steps, -1)
+        return path[0] if single else path
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # A model fitted on a GPU is pickled with its weights on the CPU and is
+    # loaded back on its device where that exists, else on the CPU.
+    def __getstate__(self):
+        state = super().__getstate__()
+        network = state.get("network_")
+        if network is not None and next(network.parameters()).device.type != "cpu":
+            state = {**state, "network_": _cpu_copy(network)}
+            state["optimizer_"] = None
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "network_" in state:
+            device = self.device_
+            if device.type == "cuda" and not torch.cuda.is_available():
+                device = torch.device("cpu")
+            self.device_ = device
+            self.network_.to(device)
+            self._scaling_tensors = None
+            if self.optimizer_ is None:
+                self.optimizer_ = self._make_optimizer()
+
+    # ------------------------------------------------------------------
+    # Fitting
+
+    def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool):
+        _check_numeric_columns(X)
+        X = self._validate(X, reset=reset)
+        if reset:
+            self._initialize(X)
+        n_samples = X.shape[0]
+        train_rows, validation_rows = self._split(n_samples, validate)
+        batches = self._batches(X, train_rows)
+        self._check_bounds(batches)
+        validation = self._batches(X, validation_rows) if validate else None
+        options = TrainingOptions(
+            max_epochs=max_epochs,
+            batch_size=self.batch_size,
+            early_stopping=validate,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            noise=self.noise,
+            noise_level=self.noise_level,
+            mixed_precision=self.mixed_precision,
+            verbose=self.verbose,
+            on_epoch_start=self._on_epoch_start,
+        )
+        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        if not reset and not validate:
+            self._history.n_epochs_no_improvement = 0
+        history = train(
+            self.network_, self.optimizer_, batches, validation, options, self._history, seed
+        )
+        self.loss_curve_ = list(history.loss_curve)
+        self.validation_loss_curve_ = list(history.validation_loss_curve)
+        self.best_loss_ = history.best_loss
+        self.best_epoch_ = history.best_epoch
+        self.n_iter_ = history.n_iter
+        self._summarize_training_codes(batches)
+        return self
+
+    def _initialize(self, X) -> None:
+        """Everything that a fresh fit resolves from the parameters and the data."""
+        n_features = X.shape[1]
+        if self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} must be between 1 and "
+                f"n_features={n_features}: an autoencoder's code is a bottleneck."
+            )
+        self._rng = check_random_state(self.random_state)
+        self.device_ = resolve_device(self.device)
+        self.image_shape_ = self._resolve_image_shape(n_features)
+        self.scaling_ = self._resolve_scaling(X)
+        self.input_offset_, self.input_scale_ = self._scaling_statistics(X)
+        self._scaling_tensors = None
+        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        # Weights are drawn from a seeded fork of torch's global generator, so
+        # the fit is reproducible and the user's global RNG state is untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            network = self._make_network(n_features)
+        self.network_ = network.to(self.device_)
+        self.optimizer_ = self._make_optimizer()
+        self._history = History()
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        # The fused Adam step is one kernel per step instead of a Python loop
+        # over parameters; it exists for CPU and CUDA tensors.
+        fused = self.device_.type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            self.network_.parameters(),
+            lr=self.learning_rate_init,
+            weight_decay=self.alpha,
+            fused=fused or None,
+        )
+
+    def _encoder_decoder(self, n_features: int, n_code_outputs: int):
+        hidden = self.hidden_layer_sizes
+        if hidden is None:
+            hidden = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
+        hidden = tuple(int(size) for size in np.atleast_1d(hidden))
+        if any(size < 1 for size in hidden):
+            raise ValueError(f"hidden_layer_sizes must hold positive integers, got {hidden}.")
+        return make_encoder_decoder(
+            n_features,
+            n_code_outputs,
+            self.n_components,
+            architecture=self.architecture,
+            hidden_layer_sizes=hidden,
+            activation=self.activation,
+            image_shape=self.image_shape_,
+        )
+
+    def _resolve_image_shape(self, n_features: int) -> tuple[int, int, int] | None:
+        if self.architecture != "conv":
+            return None
+        shape = self.image_shape
+        if shape is None:
+            side = math.isqrt(n_features)
+            if side * side != n_features:
+                raise ValueError(
+                    f"architecture='conv' needs image_shape: n_features={n_features} is "
+                    "not a square number, so it is not a single-channel square image."
+                )
+            return (1, side, side)
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        if len(shape) == 2:
+            shape = (1, *shape)
+        if len(shape) != 3 or min(shape) < 1 or math.prod(shape) != n_features:
+            raise ValueError(
+                f"image_shape={self.image_shape} must be (H, W) or (C, H, W) with "
+                f"C*H*W equal to n_features={n_features}."
+            )
+        return shape
+
+    def _resolve_scaling(self, X) -> str | None:
+        if self.scaling != "auto":
+            return self.scaling
+        if self._unit_interval_loss is None:
+            return self._default_scaling
+        low, high = _min_max(X)
+        return None if low.min() >= 0 and high.max() <= 1 else "minmax"
+
+    def _scaling_statistics(self, X) -> tuple[np.ndarray, np.ndarray]:
+        n_features = X.shape[1]
+        if self.scaling_ is None:
+            return np.zeros(n_features), np.ones(n_features)
+        if self.scaling_ == "minmax":
+            offset, high = _min_max(X)
+            scale = high - offset
+        else:
+            offset, variance = _mean_variance(X)
+            if self.scaling_ == "global":
+                variance = np.full(n_features, variance.mean())
+            scale = np.sqrt(variance)
+        # Constant features keep their values, as in StandardScaler.
+        tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
+        return offset, np.where(scale > tiny, scale, 1.0)
+
+    def _split(self, n_samples: int, validate: bool):
+        if not validate:
+            return None, None
+        n_validation = math.ceil(self.validation_fraction * n_samples)
+        if n_samples - n_validation < 1:
+            raise ValueError(
+                f"early_stopping=True sets aside validation_fraction="
+                f"{self.validation_fraction} of the data, but with n_samples={n_samples} "
+                "no training samples are left. Pass more samples or early_stopping=False."
+            )
+        order = self._rng.permutation(n_samples)
+        return order[n_validation:], order[:n_validation]
+
+    # ------------------------------------------------------------------
+    # Batches, scaling and outputs
+
+    def _validate(self, X, *, reset: bool):
+        _check_numeric_columns(X)
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=("csr", "csc", "coo"),
+            dtype=(np.float64, np.float32),
+        )
+
+    def _scaling(self) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
+        """The scaling as float32 tensors on the device (cached), or None for none."""
+        if self.scaling_ is None:
+            return None, None
+        if getattr(self, "_scaling_tensors", None) is None:
+            self._scaling_tensors = tuple(
+                torch.as_tensor(a, dtype=torch.float32, device=self.device_)
+                for a in (self.input_offset_, self.input_scale_)
+            )
+        return self._scaling_tensors
+
+    def _batches(self, X, rows=None) -> Batches:
+        offset, scale = self._scaling()
+        return Batches(X, self.device_, rows, offset, scale)
+
+    def _check_bounds(self, batches: Batches) -> None:
+        """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1]."""
+        if self._unit_interval_loss is None:
+            return
+        extremes = map_batches(
+            lambda x: torch.stack([x.min(), x.max()])[None], batches, INFERENCE_BATCH_SIZE
+        )
+        low, high = extremes[:, 0].min().item(), extremes[:, 1].max().item()
+        if low < -1e-5 or high > 1 + 1e-5:
+            raise ValueError(
+                f"{self._unit_interval_loss} needs X in [0, 1] (after scaling={self.scaling_!r}),"
+                f" but X ranges over [{low:.4g}, {high:.4g}]. Use scaling='minmax' or 'auto'."
+            )
+
+    @property
+    def _log_scale_jacobian(self) -> float:
+        """log |det d(scaled x)/dx|: converts densities of scaled data to input units."""
+        return -float(np.sum(np.log(self.input_scale_)))
+
+    @property
+    def _score_batch_size(self) -> int:
+        return INFERENCE_BATCH_SIZE
+
+    def _encode_batch(self, x: torch.Tensor) -> torch.Tensor:
+        self.network_.eval()
+        code = self.network_.encode(x)
+        return code[0] if isinstance(code, tuple) else code
+
+    def _decode_batch(self, z: torch.Tensor) -> torch.Tensor:
+        self.network_.eval()
+        x = self.network_.decode(z.to(torch.float32))
+        offset, scale = self._scaling()
+        return x if offset is None else x * scale + offset
+
+    @staticmethod
+    def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
+        return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64)
+
+
+def _cpu_copy(network: nn.Module) -> nn.Module:
+    return copy.deepcopy(network).cpu()
+
+
+def _min_max(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X):
+        return min_max_axis(X, axis=0)
+    return X.min(axis=0), X.max(axis=0)
+
+
+def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X):
+        return mean_variance_axis(X, axis=0)
+    return X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)

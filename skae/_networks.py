@@ -1,0 +1,264 @@
+"""Torch networks: encoders, decoders and the two autoencoders.
+
+This module knows nothing of scikit-learn or NumPy. Each autoencoder exposes
+``encode``, ``decode`` and ``loss(x, target, generator)``, the per-sample
+training loss, so that one training loop (:mod:`skae._training`) trains them
+all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+}
+
+# exp(-12) ~ 6e-6 and exp(8) ~ 3e3 bound the posterior variance, so that the
+# KL term and the reparameterised sample can never overflow.
+LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0
+LOG_2PI = math.log(2 * math.pi)
+
+
+def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
+    """Linear layers of the given sizes, with `activation` between them."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+def _halved(size: int, n_times: int) -> list[int]:
+    """Sizes after each stride-2 convolution (kernel 3, padding 1): ceil(s / 2)."""
+    sizes = [size]
+    for _ in range(n_times):
+        sizes.append((sizes[-1] + 1) // 2)
+    return sizes
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 convolutions, then a linear layer to `n_outputs`.
+
+    Takes flat inputs of shape (n, C*H*W) and reshapes them to `image_shape`.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        channels: Sequence[int],
+        n_outputs: int,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        n_channels, height, width = self.image_shape
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip((n_channels, *channels[:-1]), channels):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)]
+            layers += [ACTIVATIONS[activation]()]
+        self.convolutions = nn.Sequential(*layers)
+        h, w = _halved(height, len(channels))[-1], _halved(width, len(channels))[-1]
+        self.linear = nn.Linear(channels[-1] * h * w, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.convolutions(x.view(-1, *self.image_shape))
+        return self.linear(x.flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """A linear layer, then stride-2 transposed convolutions mirroring `ConvEncoder`.
+
+    ``output_padding`` is chosen per layer so that odd sizes come back exactly
+    (28 -> 14 -> 7 -> 4 is undone as 4 -> 7 -> 14 -> 28). Returns flat outputs.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        channels: Sequence[int],
+        n_inputs: int,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        n_channels, height, width = image_shape
+        heights = _halved(height, len(channels))[::-1]
+        widths = _halved(width, len(channels))[::-1]
+        channels = tuple(channels)[::-1]
+        self.start_shape = (channels[0], heights[0], widths[0])
+        self.linear = nn.Sequential(
+            nn.Linear(n_inputs, math.prod(self.start_shape)),
+            ACTIVATIONS[activation](),
+        )
+        layers: list[nn.Module] = []
+        outs = (*channels[1:], n_channels)
+        for i, (c_in, c_out) in enumerate(zip(channels, outs)):
+            # A stride-2 transposed convolution maps s to 2s - 1 + output_padding.
+            padding = (heights[i + 1] - 2 * heights[i] + 1, widths[i + 1] - 2 * widths[i] + 1)
+            layers.append(
+                nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=padding)
+            )
+            if i < len(channels) - 1:
+                layers.append(ACTIVATIONS[activation]())
+        self.deconvolutions = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.linear(z).view(-1, *self.start_shape)
+        return self.deconvolutions(x).flatten(1)
+
+
+def make_encoder_decoder(
+    n_features: int,
+    n_code_outputs: int,
+    n_components: int,
+    *,
+    architecture: str,
+    hidden_layer_sizes: Sequence[int],
+    activation: str,
+    image_shape: tuple[int, int, int] | None = None,
+) -> tuple[nn.Module, nn.Module]:
+    """An encoder to `n_code_outputs` values and a decoder from `n_components`."""
+    if architecture == "conv":
+        return (
+            ConvEncoder(image_shape, hidden_layer_sizes, n_code_outputs, activation),
+            ConvDecoder(image_shape, hidden_layer_sizes, n_components, activation),
+        )
+    hidden = list(hidden_layer_sizes)
+    encoder = mlp([n_features, *hidden, n_code_outputs], activation)
+    decoder = mlp([n_components, *hidden[::-1], n_features], activation)
+    return encoder, decoder
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-sample reconstruction loss, averaged over features.
+
+    For ``loss="bce"`` the `output` holds logits, which is numerically safer
+    than a sigmoid followed by a log.
+    """
+    if loss == "bce":
+        per_element = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    else:
+        per_element = F.mse_loss(output, target, reduction="none")
+    return per_element.mean(dim=1)
+
+
+class Autoencoder(nn.Module):
+    """A deterministic autoencoder: ``decode(encode(x))`` reconstructs ``x``."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, loss: str = "mse") -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.loss_name = loss
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        output = self.decoder(z)
+        return torch.sigmoid(output) if self.loss_name == "bce" else output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(
+        self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Per-sample reconstruction loss of `target` from input `x`."""
+        return reconstruction_loss(self.decoder(self.encoder(x)), target, self.loss_name)
+
+
+class VariationalAutoencoder(nn.Module):
+    """A VAE (Kingma & Welling, 2014) with a Gaussian posterior and an N(0, I) prior.
+
+    The encoder outputs the posterior mean and log-variance; the decoder gives
+    the parameters of p(x | z): Bernoulli logits, or a Gaussian mean with a
+    learned per-feature standard deviation, so that the model is a density.
+
+    In training mode the KL term is weighted by ``kl_weight`` (a KL warm-up
+    changes it per epoch); in evaluation mode by ``beta``, the real objective.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        n_features: int,
+        likelihood: str = "gaussian",
+        beta: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.beta = beta
+        self.kl_weight = beta
+        self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance."""
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        return mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean of p(x | z)."""
+        output = self.decoder(z)
+        return torch.sigmoid(output) if self.likelihood == "bernoulli" else output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x)[0])
+
+    def log_likelihood(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """log p(target | z), summed over features; `output` is the decoder's raw output."""
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(-1)
+        log_scale = self.log_scale.clamp(min=LOGVAR_MIN / 2)
+        z_score = (target - output) * torch.exp(-log_scale)
+        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI).sum(-1)
+
+    @staticmethod
+    def kl_per_component(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(q(z | x) || N(0, I)) for each latent dimension (Kingma & Welling, App. B)."""
+        return 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
+
+    def loss(
+        self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Per-sample negative ELBO: reconstruction + weight * KL, in nats."""
+        mean, logvar = self.encode(x)
+        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        z = mean + noise * torch.exp(0.5 * logvar)  # the reparameterisation trick
+        kl = self.kl_per_component(mean, logvar).sum(1)
+        weight = self.kl_weight if self.training else self.beta
+        return -self.log_likelihood(self.decoder(z), target) + weight * kl
+
+    def importance_weighted_log_likelihood(
+        self, x: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """Per-sample IWAE bound on log p(x) (Burda et al., 2016, Eq. 8).
+
+        log p(x) >= E[log (1/K) sum_k p(x, z_k) / q(z_k | x)], z_k ~ q(z | x),
+        with z_k = mean + noise_k * std. The K standard-normal draws in `noise`
+        (shape (K, n_components)) are shared by all samples ("common random
+        numbers"), so each sample's estimate depends on that sample alone.
+        """
+        mean, logvar = self.encode(x)
+        noise = noise[:, None, :]
+        z = mean + noise * torch.exp(0.5 * logvar)
+        log_prior = -0.5 * (z**2 + LOG_2PI).sum(-1)
+        log_posterior = -0.5 * (noise**2 + LOG_2PI + logvar).sum(-1)
+        output = self.decoder(z.flatten(0, 1)).view(len(noise), *x.shape)
+        log_weights = self.log_likelihood(output, x) + log_prior - log_posterior
+        return torch.logsumexp(log_weights, dim=0) - math.log(len(noise))

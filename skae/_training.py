@@ -1,0 +1,250 @@
+"""The training engine: one loop that trains any network of :mod:`skae._networks`.
+
+Plain torch; it knows nothing of estimators. Mini-batches are gathered by
+indexing in-memory tensors (no per-sample ``Dataset`` and collation) and moved
+to the device one at a time, so a data set is never copied to the GPU whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+class Batches:
+    """Rows of an in-memory array, gathered by index and streamed to `device`.
+
+    Parameters
+    ----------
+    data : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Dense data is wrapped without a copy when it is float32 and
+        C-contiguous; sparse rows are densified one batch at a time.
+    device : torch.device
+    rows : ndarray of int, default=None
+        The rows of `data` these batches cover (a split without a copy).
+    offset, scale : Tensor of shape (n_features,), default=None
+        Each batch becomes ``(batch - offset) / scale`` on the device.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray | sp.spmatrix,
+        device: torch.device,
+        rows: np.ndarray | None = None,
+        offset: torch.Tensor | None = None,
+        scale: torch.Tensor | None = None,
+    ) -> None:
+        self.sparse = sp.issparse(data)
+        self.data = data.tocsr() if self.sparse else _as_tensor(data)
+        self.device = device
+        self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        self.offset = offset
+        self.scale = scale
+        # Pinned host memory makes the copy to a GPU asynchronous.
+        self.pin = device.type == "cuda"
+
+    def __len__(self) -> int:
+        return self.data.shape[0] if self.rows is None else len(self.rows)
+
+    def take(self, positions: torch.Tensor) -> torch.Tensor:
+        """The rows at `positions`, as float32 on the device, scaled."""
+        index = positions if self.rows is None else self.rows[positions]
+        if self.sparse:
+            batch = torch.from_numpy(self.data[index.numpy()].toarray())
+        else:
+            batch = self.data.index_select(0, index)
+        if self.pin:
+            batch = batch.pin_memory()
+        batch = batch.to(self.device, torch.float32, non_blocking=True)
+        if self.offset is not None:
+            batch = (batch - self.offset) / self.scale
+        return batch
+
+    def iterate(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+        order = torch.arange(len(self)) if order is None else order
+        for positions in order.split(batch_size):
+            yield self.take(positions)
+
+
+def _as_tensor(data: np.ndarray) -> torch.Tensor:
+    """The array as a tensor without a copy. Batches only read from it, so
+    read-only arrays (memory maps) are safe despite torch's warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(np.asarray(data))
+
+
+def map_batches(
+    function: Callable[[torch.Tensor], torch.Tensor], batches: Batches, batch_size: int
+) -> torch.Tensor:
+    """``function`` applied batch by batch under ``inference_mode``, concatenated on the CPU."""
+    with torch.inference_mode():
+        outputs = [function(batch).cpu() for batch in batches.iterate(batch_size)]
+    return torch.cat(outputs)
+
+
+def corrupt(
+    x: torch.Tensor, noise: str | None, level: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Denoising corruption: additive Gaussian noise of std `level`, or a random
+    fraction `level` of the entries set to 0 (masking noise, Vincent et al., 2010)."""
+    if noise is None:
+        return x
+    draws = torch.empty_like(x)
+    if noise == "gaussian":
+        return x + level * draws.normal_(generator=generator)
+    return x * (draws.uniform_(generator=generator) >= level)
+
+
+@dataclass
+class History:
+    """What training leaves behind; it carries over `warm_start` and `partial_fit` calls."""
+
+    loss_curve: list[float] = field(default_factory=list)
+    validation_loss_curve: list[float] = field(default_factory=list)
+    best_loss: float = np.inf
+    best_epoch: int = 0
+    n_epochs_no_improvement: int = 0
+
+    @property
+    def n_iter(self) -> int:
+        return len(self.loss_curve)
+
+
+@dataclass
+class TrainingOptions:
+    max_epochs: int
+    batch_size: int
+    early_stopping: bool = False
+    n_iter_no_change: int = 10
+    tol: float = 1e-4
+    noise: str | None = None
+    noise_level: float = 0.0
+    mixed_precision: bool = False
+    verbose: int = 0
+    on_epoch_start: Callable[[int], None] | None = None
+
+
+def _epoch(
+    network: nn.Module,
+    batches: Batches,
+    optimizer: torch.optim.Optimizer,
+    options: TrainingOptions,
+    shuffle: torch.Generator,
+    noise: torch.Generator,
+) -> float:
+    """One pass over `batches`; the mean training loss."""
+    network.train()
+    autocast = (
+        torch.autocast(batches.device.type, dtype=torch.bfloat16)
+        if options.mixed_precision
+        else contextlib.nullcontext()
+    )
+    # Summed on the device: one host sync per epoch, not one per step.
+    total = torch.zeros((), device=batches.device)
+    order = torch.randperm(len(batches), generator=shuffle)
+    for x in batches.iterate(options.batch_size, order):
+        x_in = corrupt(x, options.noise, options.noise_level, noise)
+        with autocast:
+            loss = network.loss(x_in, x, noise).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * len(x)
+    return total.item() / len(batches)
+
+
+def evaluate_loss(
+    network: nn.Module, batches: Batches, batch_size: int, noise: torch.Generator
+) -> float:
+    """Mean per-sample loss of `network` on `batches`, in evaluation mode."""
+    network.eval()
+    losses = map_batches(lambda x: network.loss(x, x, noise), batches, batch_size)
+    return losses.double().mean().item()
+
+
+def train(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_batches: Batches,
+    validation_batches: Batches | None,
+    options: TrainingOptions,
+    history: History,
+    seed: int,
+) -> History:
+    """Train `network` in place for up to ``options.max_epochs`` epochs.
+
+    Convergence is checked like scikit-learn's ``MLPRegressor``: training
+    stops once the monitored loss (the validation loss with early stopping,
+    else the training loss) has not improved by `tol` for `n_iter_no_change`
+    epochs. With early stopping the weights of the best epoch are restored.
+
+    Raises
+    ------
+    FloatingPointError
+        If the loss becomes NaN or infinite; the network is first restored to
+        its state before this call, so a fitted model is never left broken.
+    """
+    device = train_batches.device
+    shuffle = torch.Generator().manual_seed(seed)
+    noise = torch.Generator(device=device).manual_seed(seed + 1)
+    initial_state = _copy_state(network)
+    best_state = None
+    epochs = range(options.max_epochs)
+    progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
+    for _ in progress:
+        epoch = history.n_iter
+        if options.on_epoch_start is not None:
+            options.on_epoch_start(epoch)
+        loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
+        monitored = loss
+        if validation_batches is not None:
+            monitored = evaluate_loss(network, validation_batches, 4 * options.batch_size, noise)
+            history.validation_loss_curve.append(monitored)
+        if not (np.isfinite(loss) and np.isfinite(monitored)):
+            network.load_state_dict(initial_state)
+            raise FloatingPointError(
+                f"Training diverged at epoch {epoch + 1}: the loss became {loss}. "
+                "Try a smaller learning_rate_init, or check that the input is scaled "
+                "(scaling='standard')."
+            )
+        history.loss_curve.append(loss)
+        _report(progress, options.verbose, history)
+        if monitored < history.best_loss - options.tol:
+            history.best_loss, history.best_epoch = monitored, epoch + 1
+            history.n_epochs_no_improvement = 0
+            if options.early_stopping:
+                best_state = _copy_state(network)
+        else:
+            history.n_epochs_no_improvement += 1
+        if history.n_epochs_no_improvement >= options.n_iter_no_change:
+            break
+    progress.close()
+    if best_state is not None:
+        network.load_state_dict(best_state)
+    network.eval()
+    return history
+
+
+def _copy_state(network: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in network.state_dict().items()}
+
+
+def _report(progress: tqdm, verbose: int, history: History) -> None:
+    values = {"loss": history.loss_curve[-1]}
+    if history.validation_loss_curve:
+        values["validation_loss"] = history.validation_loss_curve[-1]
+    if verbose == 1:
+        progress.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+    elif verbose >= 2:
+        text = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
+        print(f"Epoch {history.n_iter}: {text}", file=sys.stderr)

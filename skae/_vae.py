@@ -1,0 +1,226 @@
+"""VAETransformer: a variational autoencoder with a smooth, probabilistic latent space."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
+
+from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder
+from skae._networks import VariationalAutoencoder
+from skae._training import Batches, map_batches
+
+# Activity threshold of a latent dimension: the variance over the data of its
+# posterior mean (Burda et al., 2016, Sec. 5.2).
+ACTIVITY_THRESHOLD = 0.01
+
+
+class VAETransformer(BaseAutoencoder):
+    """Variational autoencoder, with the API of :class:`~sklearn.decomposition.PCA`.
+
+        The encoder maps each sample to a Gaussian posterior q(z | x) over codes of
+        `n_components` values; the decoder maps a code to a distribution p(x | z).
+        Both are trained on the evidence lower bound (ELBO): the reconstruction
+        log-likelihood of a code drawn by the reparameterisation trick, minus the
+        KL divergence from q(z | x) to the prior N(0, I). The KL term makes the
+        latent space smooth, so that decoding draws from the prior generates new
+        data (:meth:`sample`) and decoding a straight path between two codes
+        morphs one input into another (:meth:`interpolate`).
+
+        ``transform`` returns the posterior means (deterministic),
+        ``inverse_transform`` the decoder's mean, and ``score_samples`` an
+        importance-weighted estimate of log p(x) in nats, in the units of X.
+
+        Parameters
+        ----------
+        n_components : int, default=2
+            Size of the latent code, at most ``n_features``.
+    %(network_parameters)s    likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
+            The decoder's distribution: a Gaussian with a learned standard deviation
+            per feature (a real density for continuous data), or a Bernoulli for
+            data in [0, 1] such as (binarised) pixels.
+        beta : float, default=1.0
+            Weight of the KL term (beta-VAE, Higgins et al., 2017); 1 is the ELBO.
+        kl_warmup : int, default=0
+            Number of epochs over which the KL weight rises linearly from 0 to
+            `beta`, against posterior collapse (Bowman et al., 2016). Convergence is
+            checked only after the warm-up.
+        n_importance_samples : int, default=100
+            Number of posterior draws per sample in ``score_samples``; more gives a
+            tighter bound on log p(x), 1 gives the ELBO.
+    %(training_parameters)s
+        Attributes
+        ----------
+    %(fitted_attributes)s    kl_per_component_ : ndarray of shape (n_components,)
+            Mean KL divergence (nats) of each latent dimension on the training data:
+            how much information it carries. The VAE's answer to PCA's
+            ``explained_variance_``.
+        active_components_ : ndarray of bool, shape (n_components,)
+            Dimensions whose posterior mean varies over the training data (variance
+            above 0.01); the others have collapsed to the prior.
+    %(feature_attributes)s    See Also
+        --------
+        AutoencoderTransformer : A deterministic autoencoder.
+        sklearn.decomposition.PCA : The linear counterpart; ``PCA.score`` is comparable
+            with ``VAETransformer.score``.
+
+        Notes
+        -----
+        ``score_samples`` is the IWAE bound of Burda et al. (2016), computed with a
+        generator seeded at fit time, so repeated calls give the same values. It
+        includes the log-Jacobian of the internal scaling, so it is a log-density
+        of X itself, like ``PCA.score_samples`` and ``FactorAnalysis.score_samples``.
+
+        References
+        ----------
+        D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+        Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
+        Autoencoders", ICLR 2016.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import VAETransformer
+        >>> X, _ = load_digits(return_X_y=True)
+        >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0)
+        >>> vae.fit_transform(X).shape
+        (1797, 4)
+        >>> vae.sample(3, random_state=0).shape
+        (3, 64)
+    """
+
+    __doc__ %= SHARED_DOCS
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        hidden_layer_sizes=None,
+        activation: str = "relu",
+        architecture: str = "mlp",
+        image_shape=None,
+        likelihood: str = "gaussian",
+        beta: float = 1.0,
+        kl_warmup: int = 0,
+        n_importance_samples: int = 100,
+        scaling: str | None = "auto",
+        noise: str | None = None,
+        noise_level: float = 0.1,
+        batch_size: int = 64,
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 200,
+        alpha: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        device="auto",
+        mixed_precision: bool = False,
+        random_state=None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            architecture=architecture,
+            image_shape=image_shape,
+            scaling=scaling,
+            noise=noise,
+            noise_level=noise_level,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            alpha=alpha,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            device=device,
+            mixed_precision=mixed_precision,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.likelihood = likelihood
+        self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.n_importance_samples = n_importance_samples
+
+    def score_samples(self, X):
+        """Importance-weighted estimate of log p(x) for each sample, in nats.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples,)
+            The IWAE lower bound with `n_importance_samples` draws, as a log-density
+            of X in its own units (the internal scaling's Jacobian included).
+        """
+        return super().score_samples(X)
+
+    @property
+    def _unit_interval_loss(self) -> str | None:
+        return "likelihood='bernoulli'" if self.likelihood == "bernoulli" else None
+
+    def _make_network(self, n_features: int) -> nn.Module:
+        encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components)
+        return VariationalAutoencoder(encoder, decoder, n_features, self.likelihood, self.beta)
+
+    def _on_epoch_start(self, epoch: int) -> None:
+        warm_up = epoch < self.kl_warmup
+        self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
+        if warm_up:
+            # The objective changes during the warm-up: judge convergence after it.
+            self._history.best_loss = np.inf
+            self._history.n_epochs_no_improvement = 0
+
+    @property
+    def _score_batch_size(self) -> int:
+        # Each sample is decoded n_importance_samples times.
+        return max(1, 16 * INFERENCE_BATCH_SIZE // self.n_importance_samples)
+
+    def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        # The same draws for every call and every sample: deterministic scores.
+        generator = torch.Generator().manual_seed(self._score_seed)
+        noise = torch.randn((self.n_importance_samples, self.n_components), generator=generator)
+        noise, log_jacobian = noise.to(self.device_), self._log_scale_jacobian
+
+        def score(x: torch.Tensor) -> torch.Tensor:
+            return self.network_.importance_weighted_log_likelihood(x, noise) + log_jacobian
+
+        return score
+
+    def _summarize_training_codes(self, batches: Batches) -> None:
+        network = self.network_
+
+        def posterior(x: torch.Tensor) -> torch.Tensor:
+            mean, logvar = network.encode(x)
+            return torch.cat([mean, network.kl_per_component(mean, logvar)], dim=1)
+
+        network.eval()
+        stats = map_batches(posterior, batches, INFERENCE_BATCH_SIZE).double().numpy()
+        means, kl = np.split(stats, 2, axis=1)
+        self.kl_per_component_ = kl.mean(axis=0)
+        self.active_components_ = means.var(axis=0) > ACTIVITY_THRESHOLD
+        self._score_seed = int(self._rng.randint(np.iinfo(np.int32).max))
+
+    def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
+        return rng.standard_normal((n_samples, self.n_components))

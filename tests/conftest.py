@@ -1,0 +1,31 @@
+"""Shared fixtures: small data sets, and the shared data folder when it is present."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """load_digits as raw pixel counts 0-16, and labels."""
+    return load_digits(return_X_y=True)
+
+
+@pytest.fixture
+def small_X():
+    """100 x 20 Gaussian data with a 3-dimensional structure and mixed column scales."""
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(100, 3))
+    X = latent @ rng.normal(size=(3, 20)) + 0.1 * rng.normal(size=(100, 20))
+    return X * np.logspace(-2, 2, 20)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent")
+    return SHARED_DATA

@@ -1,0 +1,173 @@
+"""AutoencoderTransformer: fitting, transforming, scoring and quality against PCA."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import Pipeline
+
+from skae import AutoencoderTransformer, VAETransformer
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+
+
+# transform, inverse_transform and sample return the documented shapes and dtypes.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_shapes_and_dtypes(small_X, dtype):
+    X = small_X.astype(dtype)
+    ae = AutoencoderTransformer(n_components=3, **FAST).fit(X)
+    codes = ae.transform(X)
+    expected = np.float32 if dtype == np.float32 else np.float64
+    assert codes.shape == (100, 3) and codes.dtype == expected
+    assert ae.inverse_transform(codes).shape == (100, 20)
+    assert ae.score_samples(X).shape == (100,)
+    assert ae.sample(4, random_state=0).shape == (4, 20)
+    assert ae.n_features_in_ == 20 and ae.n_iter_ == len(ae.loss_curve_) == 5
+
+
+# The same random_state gives identical codes; another gives different ones.
+def test_reproducible(small_X):
+    first = AutoencoderTransformer(**FAST).fit_transform(small_X)
+    second = AutoencoderTransformer(**FAST).fit_transform(small_X)
+    other = AutoencoderTransformer(**{**FAST, "random_state": 1}).fit_transform(small_X)
+    assert_array_equal(first, second)
+    assert not np.allclose(first, other)
+
+
+# Fitting neither reads nor changes torch's global random state.
+def test_global_rng_untouched(small_X):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    AutoencoderTransformer(**FAST).fit(small_X)
+    assert_array_equal(torch.rand(3), expected)
+
+
+# The internal scaling is undone: reconstructions come back in the input's units.
+def test_inverse_transform_undoes_scaling(small_X):
+    ae = AutoencoderTransformer(n_components=3, max_iter=100, random_state=0).fit(small_X)
+    reconstruction = ae.inverse_transform(ae.transform(small_X))
+    relative_error = np.abs(reconstruction - small_X).mean(0) / small_X.std(0)
+    assert relative_error.max() < 0.5
+    assert_allclose(reconstruction.mean(0), small_X.mean(0), atol=0.2 * small_X.std(0).max())
+
+
+# Default settings beat PCA's held-out reconstruction error on raw digits.
+@pytest.mark.slow
+@pytest.mark.parametrize("n_components", [2, 8])
+def test_beats_pca_on_digits(digits, n_components):
+    X_train, X_test = train_test_split(digits[0], test_size=0.3, random_state=0)
+    pca = PCA(n_components).fit(X_train)
+    ae = AutoencoderTransformer(n_components, random_state=0).fit(X_train)
+    pca_error = np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2)
+    ae_error = np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2)
+    assert ae_error < 0.9 * pca_error
+
+
+# Outliers reconstruct badly, so they get low scores.
+def test_score_samples_flags_outliers(small_X):
+    ae = AutoencoderTransformer(n_components=3, max_iter=50, random_state=0).fit(small_X)
+    rng = np.random.RandomState(1)
+    outliers = rng.normal(size=(10, 20)) * small_X.std(0) * 3 + small_X.mean(0)
+    assert ae.score_samples(outliers).max() < np.median(ae.score_samples(small_X))
+    assert ae.score(small_X) == pytest.approx(ae.score_samples(small_X).mean())
+
+
+# Sparse input gives the same model as its dense twin.
+def test_sparse_matches_dense(small_X):
+    X = np.where(np.abs(small_X) > small_X.std(0), small_X, 0.0)
+    dense = AutoencoderTransformer(**FAST).fit(X)
+    sparse = AutoencoderTransformer(**FAST).fit(sp.csr_matrix(X))
+    assert_allclose(dense.transform(X), sparse.transform(sp.csr_matrix(X)), rtol=1e-4, atol=1e-5)
+
+
+# DataFrames keep their column names; set_output returns DataFrames.
+def test_pandas_in_and_out(small_X):
+    df = pd.DataFrame(small_X, columns=[f"c{i}" for i in range(20)])
+    ae = AutoencoderTransformer(n_components=3, **FAST).set_output(transform="pandas")
+    codes = ae.fit_transform(df)
+    assert isinstance(codes, pd.DataFrame)
+    assert list(codes.columns) == [
+        "autoencodertransformer0",
+        "autoencodertransformer1",
+        "autoencodertransformer2",
+    ]
+    assert_array_equal(ae.feature_names_in_, df.columns)
+
+
+# partial_fit trains one epoch per call and continues from the previous state.
+def test_partial_fit(small_X):
+    ae = AutoencoderTransformer(**FAST)
+    for chunk in np.array_split(small_X, 4):
+        ae.partial_fit(chunk)
+    assert ae.n_iter_ == 4
+    losses = [ae.partial_fit(small_X).loss_curve_[-1] for _ in range(20)]
+    assert losses[-1] < losses[0]
+
+
+# warm_start continues training; without it fit starts anew.
+def test_warm_start(small_X):
+    ae = AutoencoderTransformer(**{**FAST, "warm_start": True}).fit(small_X)
+    ae.fit(small_X)
+    assert ae.n_iter_ == 10
+    cold = AutoencoderTransformer(**FAST).fit(small_X).fit(small_X)
+    assert cold.n_iter_ == 5
+
+
+# Early stopping tracks a validation loss and restores the best epoch's weights.
+def test_early_stopping(small_X):
+    ae = AutoencoderTransformer(
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_iter=300,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(small_X)
+    assert len(ae.validation_loss_curve_) == ae.n_iter_ < 300
+    assert ae.best_loss_ == pytest.approx(min(ae.validation_loss_curve_))
+    assert ae.best_epoch_ == 1 + int(np.argmin(ae.validation_loss_curve_))
+
+
+# Drops into Pipeline, GridSearchCV (with parallel jobs, scored by `score`) and cross_val_score.
+def test_pipeline_and_grid_search(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    pipe = Pipeline(
+        [
+            ("ae", AutoencoderTransformer(n_components=8, **{**FAST, "max_iter": 3})),
+            ("clf", LogisticRegression(max_iter=200)),
+        ]
+    )
+    assert cross_val_score(pipe, X, y, cv=2).mean() > 0.3
+    search = GridSearchCV(AutoencoderTransformer(**FAST), {"n_components": [2, 4]}, cv=2, n_jobs=2)
+    search.fit(X)
+    assert search.best_params_["n_components"] in (2, 4)
+    assert clone(search.best_estimator_).get_params() == search.best_estimator_.get_params()
+
+
+# A model pickles with its weights, and one fitted on CUDA loads on a CPU-only machine.
+def test_pickle_round_trip_and_gpu_to_cpu(small_X, monkeypatch):
+    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    codes = ae.transform(small_X)
+    restored = pickle.loads(pickle.dumps(ae))
+    assert_array_equal(restored.transform(small_X), codes)
+    # Pretend the model was fitted on CUDA: it must come back on the CPU here.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    ae.device_ = torch.device("cuda")
+    restored = pickle.loads(pickle.dumps(ae))
+    assert restored.device_ == torch.device("cpu")
+    assert_array_equal(restored.transform(small_X), codes)
+
+
+# The VAE shares the contract: pandas names and pickling work the same way.
+def test_vae_pickle(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    restored = pickle.loads(pickle.dumps(vae))
+    assert_array_equal(restored.score_samples(small_X), vae.score_samples(small_X))

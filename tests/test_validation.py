@@ -1,0 +1,124 @@
+"""Bad input and bad parameters get clear errors naming the problem."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from skae import AutoencoderTransformer, VAETransformer
+
+FAST = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)
+ESTIMATORS = [AutoencoderTransformer, VAETransformer]
+
+
+@pytest.fixture
+def X():
+    return np.random.RandomState(0).normal(size=(30, 5))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_non_finite_input(Estimator, X, value, message):
+    X[3, 2] = value
+    with pytest.raises(ValueError, match=message):
+        Estimator(**FAST).fit(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_empty_input(Estimator):
+    with pytest.raises(ValueError, match="0 sample"):
+        Estimator(**FAST).fit(np.empty((0, 5)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_wrong_number_of_features(Estimator, X):
+    est = Estimator(**FAST).fit(X)
+    with pytest.raises(ValueError, match="X has 4 features, but .* expecting 5 features"):
+        est.transform(X[:, :4])
+    with pytest.raises(ValueError, match="expects codes of n_components=2"):
+        est.inverse_transform(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_n_components_above_n_features(Estimator, X):
+    with pytest.raises(ValueError, match="n_components=6 must be between 1 and n_features=5"):
+        Estimator(n_components=6, **FAST).fit(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_too_few_samples_for_validation(Estimator):
+    with pytest.raises(ValueError, match="no training samples are left"):
+        Estimator(early_stopping=True, **FAST).fit(np.ones((1, 3)))
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_non_numeric_columns(Estimator, X):
+    df = pd.DataFrame(X).assign(city=["a", "b", "c"] * 10)
+    df.columns = df.columns.astype(str)
+    with pytest.raises(TypeError, match=r"non-numeric columns \['city'\]"):
+        Estimator(**FAST).fit(df)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_complex_dtype(Estimator, X):
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        Estimator(**FAST).fit(X + 1j)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_components": 0}, "'n_components' parameter .* must be an int in the range"),
+        ({"activation": "swish"}, "'activation' parameter"),
+        ({"batch_size": 0}, "'batch_size' parameter"),
+        ({"learning_rate_init": -1.0}, "'learning_rate_init' parameter"),
+        ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
+        ({"scaling": "robust"}, "'scaling' parameter"),
+        ({"noise": "salt"}, "'noise' parameter"),
+        ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must hold positive integers"),
+        ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
+    ],
+)
+def test_bad_parameters(Estimator, X, params, message):
+    with pytest.raises(ValueError, match=message):
+        Estimator(**{**FAST, **params}).fit(X)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_cuda_unavailable(Estimator, X, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='cuda' was requested, but CUDA is not available"):
+        Estimator(device="cuda", **FAST).fit(X)
+    assert Estimator(device="auto", **FAST).fit(X).device_ == torch.device("cpu")
+
+
+# Cross-entropy needs X in [0, 1]: explicit scaling=None on raw data is an error;
+# the default scaling='auto' min-max scales it instead.
+def test_bce_needs_unit_interval(X):
+    with pytest.raises(ValueError, match=r"loss='bce' needs X in \[0, 1\]"):
+        AutoencoderTransformer(loss="bce", scaling=None, **FAST).fit(X)
+    ae = AutoencoderTransformer(loss="bce", **FAST).fit(X)
+    assert ae.scaling_ == "minmax"
+    with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\]"):
+        VAETransformer(likelihood="bernoulli", scaling=None, **FAST).fit(X)
+
+
+# A diverging fit stops with a clear error and leaves a fitted model unharmed.
+def test_divergence_is_an_error(X):
+    ae = AutoencoderTransformer(**{**FAST, "warm_start": True}).fit(X)
+    before = ae.transform(X)
+    ae.set_params(learning_rate_init=1e30)
+    ae.optimizer_.param_groups[0]["lr"] = 1e30
+    with pytest.raises(FloatingPointError, match="Training diverged at epoch"):
+        ae.fit(X * 1e30)
+    np.testing.assert_array_equal(ae.transform(X), before)
+
+
+# Parameters are stored as given and never changed by fit.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_parameters_not_mutated(Estimator, X):
+    est = Estimator(hidden_layer_sizes=[8], max_iter=2, device="auto", scaling="auto")
+    params = est.get_params()
+    est.fit(X)
+    assert est.get_params() == params

@@ -1,0 +1,31 @@
+# Sourced by the other tools: creates or reuses the virtual environment and
+# installs skae into it with the extras named in $1 (e.g. "test").
+#
+#   SKAE_VENV   where the environment lives (default: .venv in the repository)
+#   SKAE_TORCH  pip arguments for torch when none is installed yet
+#               (default: torch==2.13.0). A torch already in the environment,
+#               e.g. a CUDA build you installed, is kept.
+#   PYTHON      the interpreter that creates the environment (default: python3)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${SKAE_VENV:-$root/.venv}
+extras=${1:-}
+
+if [ ! -x "$venv/bin/python" ]; then
+    "${PYTHON:-python3}" -m venv "$venv"
+fi
+python=$venv/bin/python
+pip=("$python" -m pip install --quiet --disable-pip-version-check)
+
+if ! "$python" -c "import torch" 2>/dev/null; then
+    # shellcheck disable=SC2086
+    "${pip[@]}" ${SKAE_TORCH:-torch==2.13.0}
+fi
+
+# Reinstall only when pyproject.toml or the extras changed.
+stamp=$venv/.skae-installed
+want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1) [$extras]"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    "${pip[@]}" -e "$root${extras:+[$extras]}"
+    echo "$want" >"$stamp"
+fi
