@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder
+from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder, logit, set_linear
 from skae._networks import Autoencoder
 from skae._training import Batches, map_batches
 
@@ -79,6 +79,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         activation: str = "relu",
         architecture: str = "mlp",
         image_shape=None,
+        init: str = "pca",
         loss: str = "mse",
         scaling: str | None = "auto",
         noise: str | None = None,
@@ -87,7 +88,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
         alpha: float = 0.0,
-        early_stopping: bool = False,
+        early_stopping: bool = True,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -103,6 +104,7 @@ class AutoencoderTransformer(BaseAutoencoder):
             activation=activation,
             architecture=architecture,
             image_shape=image_shape,
+            init=init,
             scaling=scaling,
             noise=noise,
             noise_level=noise_level,
@@ -145,6 +147,16 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _make_network(self, n_features: int) -> nn.Module:
         encoder, decoder = self._encoder_decoder(n_features, self.n_components)
         return Autoencoder(encoder, decoder, self.loss)
+
+    _default_scaling = "global"
+
+    def _set_linear_parts(self, network, mean, components, variances) -> None:
+        codes = components @ mean
+        set_linear(network.encoder.linear, components, -codes)
+        if self.loss == "bce":
+            set_linear(network.decoder.linear, 0 * components.T, logit(mean))
+        else:
+            set_linear(network.decoder.linear, components.T, mean)
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda x: -self.network_.loss(x, x)

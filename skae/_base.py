@@ -22,6 +22,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.decomposition import PCA
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
@@ -34,6 +35,8 @@ from skae._training import Batches, History, TrainingOptions, map_batches, train
 # Rows per forward pass at inference time: large enough to keep a GPU busy,
 # small enough to bound memory.
 INFERENCE_BATCH_SIZE = 1024
+# PCA for init='pca' runs on at most this many rows: a start, not a result.
+PCA_INIT_MAX_SAMPLES = 10_000
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
@@ -53,14 +56,31 @@ SHARED_DOCS = {
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(C, H, W)`` for ``architecture='conv'``. When None, a
         square single-channel image is assumed.
+    init : {'pca', 'random'}, default='pca'
+        'pca' gives the encoder and the decoder a linear shortcut initialised
+        from a PCA of the (scaled) training data, beside the non-linear layers,
+        whose last layer starts at zero: training starts from the PCA solution
+        and learns what a linear map cannot do. (For losses on [0, 1] the
+        decoder outputs logits, and only the encoder starts from PCA.) 'random'
+        is a plain network with PyTorch's default initialisation.
 """,
     "training_parameters": """\
-    scaling : {'auto', 'standard', 'minmax'} or None, default='auto'
-        Scaling of each feature before the network, learned in ``fit`` (or the
-        first ``partial_fit``) and undone by ``inverse_transform``. 'auto' is
-        'standard', except for losses on [0, 1] (``loss='bce'``,
-        ``likelihood='bernoulli'``), where it is None if X lies in [0, 1] and
-        'minmax' otherwise.
+    scaling : {'auto', 'standard', 'global', 'minmax'} or None, default='auto'
+        How features are scaled before the network; the loss is measured in
+        this space, and ``inverse_transform`` undoes it. Learned in ``fit`` (or
+        the first ``partial_fit``).
+
+        - 'standard': each feature to zero mean and unit variance, so that
+          every feature counts alike in the loss, whatever its units.
+        - 'global': each feature centred, then all divided by one common scale
+          (the root mean variance): the loss is the squared error in X's own
+          units, the quantity PCA minimises.
+        - 'minmax': each feature to [0, 1].
+        - None: X as it is.
+        - 'auto': 'global' for the autoencoder's MSE, 'standard' for the VAE's
+          Gaussian likelihood (it learns a scale per feature), and for losses
+          on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if X lies
+          in [0, 1], else 'minmax'.
     noise : {'gaussian', 'masking'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
         Gaussian noise of standard deviation `noise_level` (in scaled units), or
@@ -76,10 +96,13 @@ SHARED_DOCS = {
         Maximum number of epochs (passes over the data).
     alpha : float, default=0.0
         L2 penalty (weight decay) of the optimiser.
-    early_stopping : bool, default=False
+    early_stopping : bool, default=True
         Whether to hold out `validation_fraction` of the data and stop when the
-        validation loss stops improving, restoring the best epoch's weights.
-        Otherwise training stops when the training loss stops improving.
+        validation loss stops improving, restoring the weights of the best
+        epoch (the starting point counts, so with ``init='pca'`` the result is
+        never worse than PCA on the validation data). Unlike ``MLPRegressor``
+        this is on by default. When False, training stops once the training
+        loss stops improving.
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -178,6 +201,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "activation": [StrOptions(set(ACTIVATIONS))],
         "architecture": [StrOptions({"mlp", "conv"})],
         "image_shape": ["array-like", None],
+        "init": [StrOptions({"pca", "random"})],
         "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
         "noise": [StrOptions({"gaussian", "masking"}), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
@@ -204,6 +228,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         activation: str = "relu",
         architecture: str = "mlp",
         image_shape=None,
+        init: str = "pca",
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
@@ -211,7 +236,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
         alpha: float = 0.0,
-        early_stopping: bool = False,
+        early_stopping: bool = True,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -226,6 +251,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.activation = activation
         self.architecture = architecture
         self.image_shape = image_shape
+        self.init = init
         self.scaling = scaling
         self.noise = noise
         self.noise_level = noise_level
@@ -254,6 +280,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @abstractmethod
     def _make_network(self, n_features: int) -> nn.Module:
         """The untrained torch network for `n_features` inputs."""
+
+    @abstractmethod
+    def _set_linear_parts(
+        self, network: nn.Module, mean: np.ndarray, components: np.ndarray, variances: np.ndarray
+    ) -> None:
+        """Initialise the network's linear shortcuts from a PCA of the scaled data."""
 
     @abstractmethod
     def _summarize_training_codes(self, batches: Batches) -> None:
@@ -474,10 +506,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool):
         _check_numeric_columns(X)
         X = self._validate(X, reset=reset)
+        n_validation = self._n_validation(X.shape[0]) if validate else 0
         if reset:
             self._initialize(X)
-        n_samples = X.shape[0]
-        train_rows, validation_rows = self._split(n_samples, validate)
+        train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
         self._check_bounds(batches)
         validation = self._batches(X, validation_rows) if validate else None
@@ -527,9 +559,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = self._make_network(n_features)
+        if self.init == "pca":
+            self._initialize_from_pca(network, X)
         self.network_ = network.to(self.device_)
         self.optimizer_ = self._make_optimizer()
         self._history = History()
+
+    def _initialize_from_pca(self, network: nn.Module, X) -> None:
+        """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""
+        batches = Batches(X, torch.device("cpu"), None, *map(_cpu, self._scaling()))
+        n_rows = min(len(batches), PCA_INIT_MAX_SAMPLES)
+        rows = np.sort(self._rng.choice(len(batches), n_rows, replace=False))
+        sample = batches.take(torch.as_tensor(rows)).double().numpy()
+        n_found = min(self.n_components, *sample.shape)
+        pca = PCA(n_found, random_state=self._rng.randint(np.iinfo(np.int32).max)).fit(sample)
+        components = np.zeros((self.n_components, sample.shape[1]))
+        components[:n_found] = pca.components_
+        variances = np.ones(self.n_components)
+        variances[:n_found] = np.maximum(pca.explained_variance_, 1e-12)
+        self._set_linear_parts(network, pca.mean_, components, variances)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         # The fused Adam step is one kernel per step instead of a Python loop
@@ -557,6 +605,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             hidden_layer_sizes=hidden,
             activation=self.activation,
             image_shape=self.image_shape_,
+            linear_shortcut=self.init == "pca",
         )
 
     def _resolve_image_shape(self, n_features: int) -> tuple[int, int, int] | None:
@@ -605,9 +654,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
         return offset, np.where(scale > tiny, scale, 1.0)
 
-    def _split(self, n_samples: int, validate: bool):
-        if not validate:
-            return None, None
+    def _n_validation(self, n_samples: int) -> int:
         n_validation = math.ceil(self.validation_fraction * n_samples)
         if n_samples - n_validation < 1:
             raise ValueError(
@@ -615,6 +662,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"{self.validation_fraction} of the data, but with n_samples={n_samples} "
                 "no training samples are left. Pass more samples or early_stopping=False."
             )
+        return n_validation
+
+    def _split(self, n_samples: int, n_validation: int):
+        if n_validation == 0:
+            return None, None
         order = self._rng.permutation(n_samples)
         return order[n_validation:], order[:n_validation]
 
@@ -683,6 +735,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64)
+
+
+def _cpu(tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.cpu()
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p) - np.log1p(-p)
+
+
+def set_linear(layer: nn.Linear, weight: np.ndarray, bias: np.ndarray) -> None:
+    """Copy NumPy values into a linear layer's parameters."""
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(weight))
+        layer.bias.copy_(torch.as_tensor(bias))
 
 
 def _cpu_copy(network: nn.Module) -> nn.Module:

@@ -119,6 +119,26 @@ class ConvDecoder(nn.Module):
         return self.deconvolutions(x).flatten(1)
 
 
+class LinearShortcut(nn.Module):
+    """``linear(x) + network(x)``: a linear map with a non-linear correction.
+
+    The last layer of `network` starts at zero, so the sum starts as the
+    linear map; initialised from PCA, an autoencoder starts as PCA and
+    training only adds what a linear map cannot do.
+    """
+
+    def __init__(self, network: nn.Module, n_inputs: int, n_outputs: int) -> None:
+        super().__init__()
+        self.network = network
+        self.linear = nn.Linear(n_inputs, n_outputs)
+        last = [m for m in network.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + self.network(x)
+
+
 def make_encoder_decoder(
     n_features: int,
     n_code_outputs: int,
@@ -128,16 +148,20 @@ def make_encoder_decoder(
     hidden_layer_sizes: Sequence[int],
     activation: str,
     image_shape: tuple[int, int, int] | None = None,
+    linear_shortcut: bool = False,
 ) -> tuple[nn.Module, nn.Module]:
-    """An encoder to `n_code_outputs` values and a decoder from `n_components`."""
+    """An encoder to `n_code_outputs` values and a decoder from `n_components`,
+    each wrapped in a :class:`LinearShortcut` if `linear_shortcut`."""
     if architecture == "conv":
-        return (
-            ConvEncoder(image_shape, hidden_layer_sizes, n_code_outputs, activation),
-            ConvDecoder(image_shape, hidden_layer_sizes, n_components, activation),
-        )
-    hidden = list(hidden_layer_sizes)
-    encoder = mlp([n_features, *hidden, n_code_outputs], activation)
-    decoder = mlp([n_components, *hidden[::-1], n_features], activation)
+        encoder = ConvEncoder(image_shape, hidden_layer_sizes, n_code_outputs, activation)
+        decoder = ConvDecoder(image_shape, hidden_layer_sizes, n_components, activation)
+    else:
+        hidden = list(hidden_layer_sizes)
+        encoder = mlp([n_features, *hidden, n_code_outputs], activation)
+        decoder = mlp([n_components, *hidden[::-1], n_features], activation)
+    if linear_shortcut:
+        encoder = LinearShortcut(encoder, n_features, n_code_outputs)
+        decoder = LinearShortcut(decoder, n_components, n_features)
     return encoder, decoder
 
 

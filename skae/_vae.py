@@ -10,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder
+from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder, logit, set_linear
 from skae._networks import VariationalAutoencoder
 from skae._training import Batches, map_batches
 
@@ -111,6 +111,7 @@ class VAETransformer(BaseAutoencoder):
         activation: str = "relu",
         architecture: str = "mlp",
         image_shape=None,
+        init: str = "pca",
         likelihood: str = "gaussian",
         beta: float = 1.0,
         kl_warmup: int = 0,
@@ -122,7 +123,7 @@ class VAETransformer(BaseAutoencoder):
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
         alpha: float = 0.0,
-        early_stopping: bool = False,
+        early_stopping: bool = True,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         tol: float = 1e-4,
@@ -138,6 +139,7 @@ class VAETransformer(BaseAutoencoder):
             activation=activation,
             architecture=architecture,
             image_shape=image_shape,
+            init=init,
             scaling=scaling,
             noise=noise,
             noise_level=noise_level,
@@ -183,6 +185,17 @@ class VAETransformer(BaseAutoencoder):
     def _make_network(self, n_features: int) -> nn.Module:
         encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components)
         return VariationalAutoencoder(encoder, decoder, n_features, self.likelihood, self.beta)
+
+    def _set_linear_parts(self, network, mean, components, variances) -> None:
+        # Whitened PCA scores as posterior means, so that codes match the N(0, I) prior.
+        std = np.sqrt(variances)[:, None]
+        weight = np.vstack([components / std, np.zeros_like(components)])
+        bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
+        set_linear(network.encoder.linear, weight, bias)
+        if self.likelihood == "bernoulli":
+            set_linear(network.decoder.linear, 0 * components.T, logit(mean))
+        else:
+            set_linear(network.decoder.linear, components.T * std.T, mean)
 
     def _on_epoch_start(self, epoch: int) -> None:
         warm_up = epoch < self.kl_warmup
