@@ -247,6 +247,7 @@ class VariationalAutoencoder(nn.Module):
     def log_likelihood(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | z), summed over features; `output` is the decoder's raw output."""
         if self.likelihood == "bernoulli":
+            target = target.expand_as(output)
             return -F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(-1)
         log_scale = self.log_scale.clamp(min=LOGVAR_MIN / 2)
         z_score = (target - output) * torch.exp(-log_scale)

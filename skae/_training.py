@@ -80,7 +80,10 @@ def _as_tensor(data: np.ndarray) -> torch.Tensor:
     read-only arrays (memory maps) are safe despite torch's warning."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        return torch.from_numpy(np.asarray(data))
+        data = np.asarray(data)
+        if any(stride < 0 for stride in data.strides):  # e.g. X[::-1]; torch refuses those
+            data = np.ascontiguousarray(data)
+        return torch.from_numpy(data)
 
 
 def map_batches(
@@ -199,6 +202,11 @@ def train(
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     initial_state = _copy_state(network)
     best_state = None
+    if validation_batches is not None and history.n_iter == 0:
+        # The starting point is a candidate too (with init='pca', the PCA
+        # solution): early stopping never returns something worse on validation.
+        history.best_loss = evaluate_loss(network, validation_batches, 4 * options.batch_size, noise)
+        best_state = initial_state
     epochs = range(options.max_epochs)
     progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
     for _ in progress:

@@ -1,0 +1,131 @@
+"""VAETransformer: posterior means, sampling, interpolation, likelihoods, KL per dimension."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.decomposition import PCA, FactorAnalysis
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import VAETransformer
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
+
+
+# transform gives posterior means: the same codes on every call.
+def test_transform_is_deterministic(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    assert_array_equal(vae.transform(small_X), vae.transform(small_X))
+    assert vae.transform(small_X).shape == (100, 3)
+
+
+# score_samples is deterministic, and a sample's score does not depend on its batch.
+def test_score_samples_deterministic_and_per_sample(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    scores = vae.score_samples(small_X)
+    assert_array_equal(scores, vae.score_samples(small_X))
+    assert_allclose(vae.score_samples(small_X[::-1])[::-1], scores, rtol=1e-5)
+    assert vae.score(small_X) == pytest.approx(scores.mean())
+
+
+# The importance-weighted bound lies above the ELBO (averaged over many draws)
+# and settles as the number of importance samples grows.
+def test_importance_weighted_bound_is_above_the_elbo(small_X):
+    vae = VAETransformer(n_components=3, n_importance_samples=200, **FAST).fit(small_X)
+    x = torch.as_tensor((small_X - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        losses = torch.stack([vae.network_.loss(x, x, generator) for _ in range(200)])
+    elbo = -losses.mean().item() + vae._log_scale_jacobian
+    iwae_200 = vae.score(small_X)
+    iwae_1000 = vae.set_params(n_importance_samples=1000).score(small_X)
+    assert iwae_200 > elbo + 1.0
+    assert iwae_1000 == pytest.approx(iwae_200, abs=0.5)
+
+
+# score_samples is a density of X in its own units: rescaling a feature by c
+# shifts every log-density by -log(c), as for PCA.
+def test_score_includes_the_scaling_jacobian(small_X):
+    X_scaled = small_X.copy()
+    X_scaled[:, 0] *= 10.0
+    a = VAETransformer(n_components=3, scaling="standard", **FAST).fit(small_X)
+    b = VAETransformer(n_components=3, scaling="standard", **FAST).fit(X_scaled)
+    assert_allclose(b.score_samples(X_scaled), a.score_samples(small_X) - np.log(10.0), rtol=1e-4)
+
+
+# sample() decodes prior draws, reproducibly for a given random_state.
+def test_sample(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    draws = vae.sample(5, random_state=0)
+    assert draws.shape == (5, 20)
+    assert_array_equal(draws, vae.sample(5, random_state=0))
+    assert not np.allclose(draws, vae.sample(5, random_state=1))
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        vae.sample(0)
+
+
+# interpolate() decodes a path whose ends are the reconstructions of its inputs.
+def test_interpolate(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    path = vae.interpolate(small_X[0], small_X[1], n_steps=7)
+    assert path.shape == (7, 20)
+    ends = vae.inverse_transform(vae.transform(small_X[:2]))
+    assert_allclose(path[[0, -1]], ends, rtol=1e-5, atol=1e-6)
+    assert vae.interpolate(small_X[:3], small_X[3:6], n_steps=4).shape == (3, 4, 20)
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
+        vae.interpolate(small_X[0], small_X[1], n_steps=1)
+
+
+# kl_per_component_ is the mean KL per latent dimension on the training data, and
+# active_components_ marks the dimensions whose posterior mean varies (Burda et al.).
+def test_kl_per_component_and_active_components(small_X):
+    vae = VAETransformer(n_components=4, **FAST).fit(small_X)
+    x = torch.as_tensor((small_X - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
+    with torch.no_grad():
+        mean, logvar = vae.network_.encode(x)
+        kl = vae.network_.kl_per_component(mean, logvar).mean(0).numpy()
+    assert_allclose(vae.kl_per_component_, kl, rtol=1e-4)
+    assert np.all(vae.kl_per_component_ >= 0)
+    assert_array_equal(vae.active_components_, vae.transform(small_X).var(0) > 0.01)
+
+
+# A KL warm-up starts from a small KL weight and ends at beta.
+def test_kl_warmup(small_X):
+    vae = VAETransformer(kl_warmup=4, beta=2.0, **{**FAST, "max_iter": 6}).fit(small_X)
+    assert vae.network_.kl_weight == pytest.approx(2.0)
+    vae._on_epoch_start(0)
+    assert vae.network_.kl_weight == pytest.approx(2.0 / 5)
+
+
+# Bernoulli likelihood on [0, 1] data: scores are log-probabilities, so at most 0.
+def test_bernoulli_likelihood(digits):
+    X = (digits[0][:300] > 8).astype(float)
+    vae = VAETransformer(likelihood="bernoulli", n_components=4, **FAST).fit(X)
+    assert vae.scaling_ is None
+    assert np.all(vae.score_samples(X) <= 0)
+    assert np.all((vae.sample(3, random_state=0) >= 0) & (vae.sample(3, random_state=0) <= 1))
+
+
+# Works as a feature extractor inside GridSearchCV.
+def test_pipeline_grid_search(digits):
+    X, y = digits[0][:300], digits[1][:300]
+    pipe = Pipeline([("vae", VAETransformer(n_components=4, **FAST)),
+                     ("clf", LogisticRegression(max_iter=500))])
+    search = GridSearchCV(pipe, {"vae__n_components": [2, 4]}, cv=2).fit(X, y)
+    assert search.best_score_ > 0.3
+
+
+# On continuous digits, the VAE's held-out log-likelihood beats PCA's and FactorAnalysis's.
+@pytest.mark.slow
+def test_likelihood_beats_pca_and_factor_analysis(digits):
+    X = digits[0] + np.random.RandomState(0).uniform(size=digits[0].shape)
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    vae = VAETransformer(n_components=8, random_state=0).fit(X_train)
+    pca = PCA(8).fit(X_train)
+    fa = FactorAnalysis(8, random_state=0).fit(X_train)
+    assert vae.score(X_test) > max(pca.score(X_test), fa.score(X_test)) + 5
