@@ -1,47 +1,334 @@
-"""Command-line entry point: ``python -m skae.benchmark`` or ``skae-benchmark``."""
+"""Side-by-side benchmark of PCA and friends against skae's autoencoders.
+
+digits (default) and mnist: held-out reconstruction error, classification
+accuracy on the codes (logistic regression and 5-NN), held-out log-likelihood,
+fit time and transform speed, for each method and n_components, plus figures.
+odds: unsupervised anomaly detection (ROC-AUC, average precision) on the ODDS
+data sets. A markdown table goes to stdout; CSV, JSON and PNG files to
+--output-dir.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from skae import AutoencoderTransformer
+from skae.benchmark._data import QUICK_ODDS_SAMPLES, QUICK_TEST, QUICK_TRAIN
+
+QUICK_MAX_ITER = 3
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="skae-benchmark", description=__doc__)
-    parser.add_argument("--n-components", type=int, nargs="+", default=[2, 8, 32])
-    parser.add_argument("--random-state", type=int, default=0)
-    args = parser.parse_args(argv)
-    X, y = load_digits(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.3, stratify=y, random_state=args.random_state
+def build_parser() -> argparse.ArgumentParser:
+    from skae.benchmark._methods import all_method_keys
+
+    parser = argparse.ArgumentParser(
+        prog="skae-benchmark",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    print("| method | n_components | test MSE | logistic accuracy | fit s |")
-    print("|---|---:|---:|---:|---:|")
-    for k in args.n_components:
-        for name, reducer in [
-            ("PCA", PCA(k, random_state=args.random_state)),
-            ("AutoencoderTransformer", AutoencoderTransformer(k, random_state=args.random_state)),
-        ]:
-            start = time.perf_counter()
-            reducer.fit(X_train)
-            seconds = time.perf_counter() - start
-            error = np.mean((reducer.inverse_transform(reducer.transform(X_test)) - X_test) ** 2)
-            clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-            accuracy = clf.fit(reducer.transform(X_train), y_train).score(
-                reducer.transform(X_test), y_test
+    parser.add_argument(
+        "--dataset",
+        choices=["digits", "mnist", "odds"],
+        default="digits",
+        help="digits: scikit-learn's load_digits (default, no files needed); mnist: the MNIST "
+        "t10k IDX files (first 8000 train, last 2000 test); odds: the ODDS .mat files",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder with the MNIST IDX files or the ODDS .mat files (or their parent with "
+        "mnist/ and odds/ subfolders); MNIST defaults to $SKAE_DATA/mnist or ~/.cache/skae/mnist",
+    )
+    parser.add_argument(
+        "--download",
+        action="store_true",
+        help="mnist: download the original IDX files into --data-dir when missing (needs network)",
+    )
+    parser.add_argument(
+        "--n-components",
+        type=int,
+        nargs="+",
+        default=[2, 8, 32],
+        metavar="K",
+        help="code sizes to compare (default: 2 8 32); for odds each is capped at n_features // 2",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=all_method_keys(),
+        metavar="KEY",
+        help=f"only these methods, among: {', '.join(all_method_keys())} (default: all that apply)",
+    )
+    parser.add_argument(
+        "--odds-datasets",
+        nargs="+",
+        metavar="NAME",
+        help="odds: only these data sets (file names without .mat; default: all in --data-dir)",
+    )
+    parser.add_argument(
+        "--n-splits",
+        type=int,
+        help="odds: number of random 60/40 stratified splits (seeds) per data set (default: 3)",
+    )
+    parser.add_argument(
+        "--max-iter",
+        type=int,
+        help="epochs for the neural networks (skae max_iter, PyOD epoch_num; default: "
+        "each estimator's own default)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=Path("benchmark_results"),
+        help="where the CSV, JSON and PNG files go (default: benchmark_results/)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a smoke run, not a benchmark: {QUICK_TRAIN} train and {QUICK_TEST} test rows "
+        f"(odds: {QUICK_ODDS_SAMPLES} rows per set, 1 split), {QUICK_MAX_ITER} epochs",
+    )
+    parser.add_argument("--random-state", type=int, default=0, help="seed of everything (0)")
+    parser.add_argument(
+        "--device", default="auto", help="torch device for the networks: auto, cpu, cuda, ..."
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for torch and BLAS (default 1: the small networks here gain little "
+        "from more and slow down badly when other processes share the cores; 0 keeps the "
+        "libraries' defaults)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if min(args.n_components) < 1:
+        raise SystemExit("skae-benchmark: error: --n-components must be positive integers")
+    if args.quick and args.max_iter is None:
+        args.max_iter = QUICK_MAX_ITER
+    if args.n_splits is None:
+        args.n_splits = 1 if args.quick else 3
+    args.n_components = sorted(set(args.n_components))
+    command = shlex.join(
+        ["python", "-m", "skae.benchmark", *(sys.argv[1:] if argv is None else argv)]
+    )
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    torch_threads = torch.get_num_threads()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    try:
+        with threadpool_limits(args.threads if args.threads > 0 else None):
+            if args.dataset == "odds":
+                n_errors = _detection(args, command, start)
+            else:
+                n_errors = _reduction(args, command, start)
+    finally:
+        torch.set_num_threads(torch_threads)
+    return 1 if n_errors else 0
+
+
+def _header(args, protocol: str) -> str:
+    quick = " **--quick: a smoke run on a tiny subset, not a benchmark.**" if args.quick else ""
+    return f"## skae benchmark: {args.dataset}\n\n{protocol}.{quick}\n"
+
+
+def _finish(args, log, files: list[Path], start: float, payload: dict, json_path: Path):
+    from skae.benchmark._report import write_json
+
+    wall = time.perf_counter() - start
+    payload["wall_seconds"] = wall
+    payload.update(skipped=log.skipped, errors=log.errors, warnings=log.warnings)
+    write_json(payload, json_path)
+    print()
+    for note in log.skipped:
+        print(f"- skipped: {note}")
+    for error in log.errors:
+        print(f"- ERROR: {error}")
+    if log.warnings:
+        print(f"- {len(log.warnings)} distinct warning(s), listed in {json_path}")
+    print(f"- wall time: {wall:.1f} s")
+    print("- files: " + ", ".join(str(p) for p in [*files, json_path]))
+    return len(log.errors)
+
+
+def _reduction(args, command: str, start: float) -> int:
+    from skae.benchmark import _plots
+    from skae.benchmark._data import load_reduction_data
+    from skae.benchmark._methods import Settings, reduction_methods
+    from skae.benchmark._report import (
+        REDUCTION_COLUMNS,
+        REDUCTION_CSV_FIELDS,
+        environment_info,
+        markdown_table,
+        write_csv,
+    )
+    from skae.benchmark._run import run_reduction
+
+    data = load_reduction_data(
+        args.dataset,
+        args.data_dir,
+        download=args.download,
+        quick=args.quick,
+        random_state=args.random_state,
+    )
+    settings = Settings(
+        n_features=data.n_features,
+        random_state=args.random_state,
+        device=args.device,
+        max_iter=args.max_iter,
+        image_shape=data.image_shape,
+        kernel_gamma=1.0 / (data.n_features * float(np.var(data.X_train))),
+    )
+    methods = reduction_methods(settings, args.methods)
+    result = run_reduction(
+        data, methods, args.n_components, settings, progress=not args.no_progress
+    )
+    order = {m.key: i for i, m in enumerate(methods)}
+    rows = sorted(
+        result.rows,
+        key=lambda r: (r["key"] != "raw", r["n_components"], order[r["key"]]),
+    )
+    print(_header(args, data.protocol))
+    print(markdown_table(rows, REDUCTION_COLUMNS))
+    print()
+    for method in methods:
+        if method.notes:
+            print(f"- {method.name}: {method.notes}.")
+    print(
+        "- Held-out = the test rows; errors in the data's units; accuracies from "
+        "Pipeline([reducer, StandardScaler(), LogisticRegression()]) and 5-NN on the codes; "
+        "transform rows/s on the test rows.",
+        flush=True,
+    )
+
+    out = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = out / args.dataset
+    csv_path = Path(f"{prefix}_results.csv")
+    write_csv(rows, csv_path, REDUCTION_CSV_FIELDS)
+    files = [csv_path]
+    if not args.no_plots:
+        files += _reduction_figures(_plots, result, data, args, prefix, rows)
+    payload = {
+        "benchmark": "skae.benchmark",
+        "dataset": args.dataset,
+        "command": command,
+        "arguments": vars(args),
+        "protocol": data.protocol,
+        "n_train": len(data.X_train),
+        "n_test": len(data.X_test),
+        "n_features": data.n_features,
+        "environment": environment_info(),
+        "methods": [{"key": m.key, "name": m.name, "notes": m.notes} for m in methods],
+        "columns": {key: title for key, title, _ in REDUCTION_COLUMNS},
+        "results": rows,
+    }
+    return _finish(args, result.log, files, start, payload, Path(f"{prefix}_results.json"))
+
+
+def _reduction_figures(plots, result, data, args, prefix, rows) -> list[Path]:
+    models, methods, ks = result.models, result.methods, args.n_components
+    middle = ks[len(ks) // 2]
+    figures = [
+        plots.plot_latent_2d(models, methods, data, Path(f"{prefix}_latent_2d.png")),
+        plots.plot_vae_samples(models, ks, data, Path(f"{prefix}_vae_samples.png")),
+        plots.plot_error_vs_components(rows, data.name, Path(f"{prefix}_error_vs_components.png")),
+    ]
+    for k in ks:
+        figures.append(
+            plots.plot_reconstructions(
+                models, methods, data, k, Path(f"{prefix}_reconstructions_k{k}.png")
             )
-            print(f"| {name} | {k} | {error:.3f} | {accuracy:.3f} | {seconds:.1f} |", flush=True)
+        )
+    figures.append(
+        plots.plot_interpolations(
+            models, methods, data, middle, Path(f"{prefix}_interpolation_k{middle}.png")
+        )
+    )
+    return [f for f in figures if f is not None]
+
+
+def _detection(args, command: str, start: float) -> int:
+    from skae.benchmark import _plots
+    from skae.benchmark._data import load_detection_data
+    from skae.benchmark._methods import Settings, detection_methods
+    from skae.benchmark._report import (
+        DETECTION_CSV_FIELDS,
+        DETECTION_SPLIT_FIELDS,
+        detection_tables,
+        environment_info,
+        write_csv,
+    )
+    from skae.benchmark._run import run_detection, summarize_detection
+
+    datasets = load_detection_data(
+        args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
+    )
+    methods, skipped = detection_methods(args.methods)
+    settings = Settings(
+        n_features=0, random_state=args.random_state, device=args.device, max_iter=args.max_iter
+    )
+    rows, log = run_detection(
+        datasets,
+        methods,
+        args.n_components,
+        settings,
+        n_splits=args.n_splits,
+        progress=not args.no_progress,
+    )
+    log.skipped[:0] = skipped
+    per_set, mean = summarize_detection(rows)
+    protocol = (
+        f"ODDS, {len(datasets)} data set(s); per set {args.n_splits} stratified 60/40 "
+        "train/test split(s), StandardScaler fitted on the train split, detectors fitted "
+        "without labels; anomaly scores on the test split"
+    )
+    if args.quick:
+        protocol += f"; --quick: at most {QUICK_ODDS_SAMPLES} rows per set"
+    print(_header(args, protocol))
+    print(detection_tables(per_set, mean), flush=True)
+
+    out = args.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = out / "odds"
+    files = [Path(f"{prefix}_results.csv"), Path(f"{prefix}_splits.csv")]
+    write_csv(per_set + mean, files[0], DETECTION_CSV_FIELDS)
+    write_csv(rows, files[1], DETECTION_SPLIT_FIELDS)
+    if not args.no_plots:
+        figure = _plots.plot_detection_summary(mean, Path(f"{prefix}_mean_roc_auc.png"))
+        files += [figure] if figure else []
+    payload = {
+        "benchmark": "skae.benchmark",
+        "dataset": "odds",
+        "command": command,
+        "arguments": vars(args),
+        "protocol": protocol,
+        "datasets": {
+            name: {"n_samples": len(X), "n_features": X.shape[1], "n_outliers": int(y.sum())}
+            for name, X, y in datasets
+        },
+        "environment": environment_info(),
+        "methods": [{"key": m.key, "name": m.name, "notes": m.notes} for m in methods],
+        "results": per_set,
+        "mean": mean,
+        "splits": rows,
+    }
+    return _finish(args, log, files, start, payload, Path(f"{prefix}_results.json"))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The metrics: held-out reconstruction, downstream accuracy, likelihood, speed, detection."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+LOGISTIC_MAX_ITER = 1000
+N_NEIGHBORS = 5
+
+
+def timed(function: Callable, *args, **kwargs):
+    """``(result, seconds)`` of one call."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def reconstruction_errors(reducer, X_test: np.ndarray) -> dict:
+    """Held-out squared error of ``inverse_transform(transform(X))``, in the data's units.
+
+    ``mse_per_feature`` averages over samples and features, ``se_per_sample``
+    sums over features and averages over samples. NaN without an inverse.
+    """
+    if not hasattr(reducer, "inverse_transform"):
+        return {"mse_per_feature": np.nan, "se_per_sample": np.nan}
+    reconstruction = reducer.inverse_transform(reducer.transform(X_test))
+    squared = (np.asarray(reconstruction, dtype=np.float64) - X_test) ** 2
+    return {
+        "mse_per_feature": float(squared.mean()),
+        "se_per_sample": float(squared.sum(axis=1).mean()),
+    }
+
+
+def classification_accuracies(reducer, X_train, y_train, X_test, y_test) -> dict:
+    """Test accuracy of a logistic regression and a 5-NN classifier on the codes.
+
+    The fitted reducer goes frozen into ``Pipeline([reducer, StandardScaler(),
+    LogisticRegression()])`` (and ``Pipeline([reducer, KNeighborsClassifier(5)])``):
+    the pipelines' ``fit`` trains the classifiers on its ``transform`` output,
+    without refitting the reducer, which never sees the labels.
+    """
+    frozen = FrozenEstimator(reducer)
+    logistic = Pipeline(
+        [
+            ("reducer", frozen),
+            ("scaler", StandardScaler()),
+            ("classifier", LogisticRegression(max_iter=LOGISTIC_MAX_ITER)),
+        ]
+    )
+    knn = Pipeline([("reducer", frozen), ("classifier", KNeighborsClassifier(N_NEIGHBORS))])
+    return {
+        "logistic_accuracy": float(logistic.fit(X_train, y_train).score(X_test, y_test)),
+        "knn_accuracy": float(knn.fit(X_train, y_train).score(X_test, y_test)),
+    }
+
+
+def held_out_log_likelihood(reducer, X_test) -> float:
+    """Mean log-likelihood of the test samples (nats per sample), from ``score``."""
+    return float(reducer.score(X_test))
+
+
+def transform_speed(reducer, X_test) -> float:
+    """Rows per second of ``transform`` on the test set."""
+    _, seconds = timed(reducer.transform, X_test)
+    return len(X_test) / max(seconds, 1e-9)
+
+
+def detection_scores(y_true, anomaly_score) -> dict:
+    """ROC-AUC and average precision of an anomaly score (higher = more anomalous)."""
+    anomaly_score = np.asarray(anomaly_score, dtype=np.float64)
+    if not np.isfinite(anomaly_score).all():
+        return {"roc_auc": np.nan, "average_precision": np.nan}
+    return {
+        "roc_auc": float(roc_auc_score(y_true, anomaly_score)),
+        "average_precision": float(average_precision_score(y_true, anomaly_score)),
+    }

@@ -1,0 +1,260 @@
+"""Running the comparison: every method at every n_components, with a progress bar."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
+
+from skae.benchmark._data import ReductionData
+from skae.benchmark._methods import Method, Settings
+from skae.benchmark._metrics import (
+    classification_accuracies,
+    detection_scores,
+    held_out_log_likelihood,
+    reconstruction_errors,
+    timed,
+    transform_speed,
+)
+
+ODDS_TEST_SIZE = 0.4
+
+
+@dataclass
+class Log:
+    """What went wrong or was left out, for the JSON report."""
+
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def record_warnings(self, label: str, caught: Iterable[warnings.WarningMessage]) -> None:
+        for warning in caught:
+            text = f"{label}: {warning.category.__name__}: {str(warning.message).strip()}"
+            if text not in self.warnings:
+                self.warnings.append(text)
+
+
+@dataclass
+class ReductionResult:
+    rows: list[dict]
+    models: dict  # (method key, n_components) -> fitted estimator
+    methods: list[Method]
+    log: Log
+
+
+def _progress(total: int, description: str, enabled: bool):
+    # tqdm writes to stderr, so the tables on stdout stay clean.
+    return tqdm(total=total, desc=description, unit="fit", disable=not enabled, leave=False)
+
+
+def warm_up(settings: Settings) -> None:
+    """One tiny fit of each network, so that torch's one-off start-up costs (kernel
+    selection, allocator, thread pool) are not billed to the first method timed."""
+    from skae import AutoencoderTransformer, VAETransformer
+
+    X = np.random.RandomState(0).normal(size=(64, 8))
+    for estimator in (AutoencoderTransformer, VAETransformer):
+        estimator(2, max_iter=2, device=settings.device, random_state=0).fit(X).score(X)
+
+
+def _n_components_or_none(method: Method, n_components: list[int]) -> list[int | None]:
+    return list(n_components) if method.uses_components else [None]
+
+
+def run_reduction(
+    data: ReductionData,
+    methods: list[Method],
+    n_components: list[int],
+    settings: Settings,
+    *,
+    progress: bool = True,
+) -> ReductionResult:
+    """Fit each method at each n_components on the training rows; measure on the test rows."""
+    log = Log()
+    rows, models = [], {}
+    tasks = [(m, k) for m in methods for k in _n_components_or_none(m, n_components)]
+    rng = np.random.RandomState(settings.random_state)
+    warm_up(settings)
+    with _progress(len(tasks), data.name, progress) as bar:
+        for method, k in tasks:
+            bar.set_postfix_str(f"{method.name}, k={k}" if k else method.name)
+            label = f"{method.name} (n_components={k})" if k else method.name
+            if k is not None and k >= data.n_features:
+                log.skipped.append(f"{label}: n_components >= n_features={data.n_features}")
+                bar.update()
+                continue
+            X_fit = data.X_train
+            if method.max_train_samples and len(X_fit) > method.max_train_samples:
+                rows_kept = np.sort(rng.choice(len(X_fit), method.max_train_samples, False))
+                X_fit = X_fit[rows_kept]
+            row = {
+                "dataset": data.name,
+                "method": method.name,
+                "key": method.key,
+                "n_components": k if k is not None else data.n_features,
+                "n_train": len(X_fit),
+                "n_test": len(data.X_test),
+            }
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    model, row["fit_seconds"] = timed(method.make(k, settings).fit, X_fit)
+                    row.update(reconstruction_errors(model, data.X_test))
+                    row.update(
+                        classification_accuracies(
+                            model, data.X_train, data.y_train, data.X_test, data.y_test
+                        )
+                    )
+                    row["log_likelihood"] = (
+                        held_out_log_likelihood(model, data.X_test)
+                        if method.has_likelihood
+                        else np.nan
+                    )
+                    row["transform_rows_per_second"] = transform_speed(model, data.X_test)
+                    if method.key == "raw":  # the identity: nothing to time
+                        row["fit_seconds"] = row["transform_rows_per_second"] = np.nan
+                    row["n_iter"] = getattr(model, "n_iter_", None)
+                    models[method.key, k] = model
+                    rows.append(row)
+                except Exception as error:  # one failing method must not end the run
+                    log.errors.append(f"{label}: {type(error).__name__}: {error}")
+            log.record_warnings(label, caught)
+            bar.update()
+    return ReductionResult(rows, models, methods, log)
+
+
+def _effective_components(k: int, n_features: int) -> int:
+    """At most half the features, so that a bottleneck remains (e.g. 3 for 6 features)."""
+    return max(1, min(k, n_features // 2))
+
+
+def run_detection(
+    datasets: list[tuple[str, np.ndarray, np.ndarray]],
+    methods: list[Method],
+    n_components: list[int],
+    settings: Settings,
+    *,
+    n_splits: int = 3,
+    progress: bool = True,
+) -> tuple[list[dict], Log]:
+    """Anomaly detection on each data set: fit on a 60% stratified split without the
+    labels (StandardScaler fitted on it too), score the other 40%; `n_splits` seeds.
+
+    Returns one row per data set, method, n_components and split.
+    """
+    log = Log()
+    rows = []
+    tasks = []
+    for name, X, _ in datasets:
+        for method in methods:
+            for k in _n_components_or_none(method, n_components):
+                tasks.append((name, X.shape[1], method, k))
+    warm_up(settings)
+    with _progress(len(tasks) * n_splits, "odds", progress) as bar:
+        for name, X, y in datasets:
+            for split in range(n_splits):
+                seed = settings.random_state + split
+                X_train, X_test, _, y_test = train_test_split(
+                    X, y, test_size=ODDS_TEST_SIZE, stratify=y, random_state=seed
+                )
+                scaler = StandardScaler().fit(X_train)
+                X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+                run_settings = replace(settings, n_features=X.shape[1], random_state=seed)
+                cache = {}
+                for method in methods:
+                    for k in _n_components_or_none(method, n_components):
+                        k_used = None if k is None else _effective_components(k, X.shape[1])
+                        label = f"{name}: {method.name}" + (
+                            f" (n_components={k_used})" if k else ""
+                        )
+                        bar.set_postfix_str(label)
+                        if (method.key, k_used) not in cache:
+                            cache[method.key, k_used] = _detect(
+                                method, k_used, run_settings, X_train, X_test, y_test, label, log
+                            )
+                        result = cache[method.key, k_used]
+                        if result is not None:
+                            rows.append(
+                                {
+                                    "dataset": name,
+                                    "method": method.name,
+                                    "key": method.key,
+                                    "n_components": k,
+                                    "n_components_used": k_used,
+                                    "split": split,
+                                    "n_train": len(X_train),
+                                    "n_test": len(X_test),
+                                    "n_outliers_test": int(y_test.sum()),
+                                    **result,
+                                }
+                            )
+                        bar.update()
+    return rows, log
+
+
+def _detect(method, k, settings, X_train, X_test, y_test, label, log) -> dict | None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model, seconds = timed(method.make(k, settings).fit, X_train)
+            result = detection_scores(y_test, method.anomaly_score(model, X_test))
+            result["fit_seconds"] = seconds
+        except Exception as error:  # one failing method must not end the run
+            log.errors.append(f"{label}: {type(error).__name__}: {error}")
+            result = None
+    log.record_warnings(label, caught)
+    return result
+
+
+def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Per data set (mean and std over splits) and the mean over data sets.
+
+    A method's mean over data sets is given only when it has a result on each.
+    """
+    import pandas as pd
+
+    if not rows:
+        return [], []
+    frame = pd.DataFrame(rows)
+    for column in ("n_components", "n_components_used"):
+        frame[column] = frame[column].astype("Int64")
+    keys = ["method", "key", "n_components"]
+    per_set = (
+        frame.groupby(["dataset", *keys], dropna=False, sort=False)
+        .agg(
+            n_components_used=("n_components_used", "first"),
+            roc_auc=("roc_auc", "mean"),
+            roc_auc_std=("roc_auc", "std"),
+            average_precision=("average_precision", "mean"),
+            average_precision_std=("average_precision", "std"),
+            fit_seconds=("fit_seconds", "mean"),
+            n_splits=("split", "count"),
+        )
+        .reset_index()
+    )
+    n_sets = frame["dataset"].nunique()
+    mean = (
+        per_set.groupby(keys, dropna=False, sort=False)
+        .agg(
+            roc_auc=("roc_auc", "mean"),
+            average_precision=("average_precision", "mean"),
+            fit_seconds=("fit_seconds", "mean"),
+            n_datasets=("dataset", "nunique"),
+        )
+        .reset_index()
+    )
+    incomplete = mean["n_datasets"] < n_sets
+    mean.loc[incomplete, ["roc_auc", "average_precision"]] = np.nan
+    mean.insert(0, "dataset", "mean")
+    return _records(per_set), _records(mean)
+
+
+def _records(frame) -> list[dict]:
+    """Plain records, None for missing values."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

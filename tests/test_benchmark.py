@@ -1,0 +1,148 @@
+"""The side-by-side benchmark CLI, in --quick mode on tiny subsets (digits, and ODDS
+files written here)."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from skae.benchmark.__main__ import main
+from skae.benchmark._report import REDUCTION_COLUMNS, REDUCTION_CSV_FIELDS, markdown_table
+
+TABLE_COLUMNS = [
+    "method",
+    "n_components",
+    "test MSE / feature",
+    "test SE / sample",
+    "logistic acc.",
+    "5-NN acc.",
+    "test log-lik. (nats)",
+    "fit s",
+    "transform rows/s",
+]
+METHODS = [
+    "PCA",
+    "TruncatedSVD",
+    "KernelPCA (rbf)",
+    "FactorAnalysis",
+    "AutoencoderTransformer (mlp)",
+    "AutoencoderTransformer (conv)",
+    "VAETransformer (mlp)",
+]
+FIGURES = [
+    "digits_latent_2d.png",
+    "digits_vae_samples.png",
+    "digits_error_vs_components.png",
+    "digits_reconstructions_k2.png",
+    "digits_reconstructions_k4.png",
+    "digits_interpolation_k4.png",
+]
+
+
+def table_rows(stdout: str) -> list[list[str]]:
+    lines = [line for line in stdout.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """`python -m skae.benchmark --quick` as a user runs it, in a subprocess."""
+    output_dir = tmp_path_factory.mktemp("benchmark")
+    command = [sys.executable, "-m", "skae.benchmark", "--quick", "--n-components", "2", "4"]
+    command += ["--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
+    process = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return process.stdout, output_dir
+
+
+def test_cli_table(digits_run):
+    stdout, _ = digits_run
+    header, align, *rows = table_rows(stdout)
+    assert header == TABLE_COLUMNS == [title for _, title, _ in REDUCTION_COLUMNS]
+    assert all(set(cell) <= {"-", ":"} for cell in align)
+    # The raw-feature reference, then every method at each n_components.
+    assert [(r[0], r[1]) for r in rows] == [("raw features (no reduction)", "64")] + [
+        (method, k) for k in ("2", "4") for method in METHODS
+    ]
+    by_method = {(r[0], r[1]): dict(zip(TABLE_COLUMNS, r)) for r in rows}
+    for (method, _), row in by_method.items():
+        assert 0 <= float(row["logistic acc."]) <= 1 and 0 <= float(row["5-NN acc."]) <= 1
+        has_likelihood = method in ("PCA", "FactorAnalysis", "VAETransformer (mlp)")
+        assert (row["test log-lik. (nats)"] != "—") == has_likelihood
+    assert by_method["FactorAnalysis", "2"]["test MSE / feature"] == "—"  # no inverse
+    assert "--quick" in stdout and "wall time" in stdout
+
+
+def test_cli_files(digits_run):
+    _, output_dir = digits_run
+    with open(output_dir / "digits_results.csv") as file:
+        records = list(csv.DictReader(file))
+    assert list(records[0]) == REDUCTION_CSV_FIELDS
+    assert len(records) == 1 + 2 * len(METHODS)
+    pca = next(r for r in records if r["method"] == "PCA" and r["n_components"] == "4")
+    assert float(pca["mse_per_feature"]) > 0 and float(pca["fit_seconds"]) >= 0
+
+    report = json.loads((output_dir / "digits_results.json").read_text())
+    assert report["dataset"] == "digits" and report["arguments"]["quick"] is True
+    assert report["errors"] == [] and len(report["results"]) == len(records)
+    assert report["n_train"] == 300 and report["n_test"] == 150
+    assert {"cpu", "n_cpus", "versions", "date_utc"} <= set(report["environment"])
+    assert "python -m skae.benchmark --quick" in report["command"]
+
+    for name in FIGURES:
+        data = (output_dir / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000, name
+
+
+@pytest.fixture
+def odds_dir(tmp_path):
+    """Two small outlier-detection sets: inliers near a plane, outliers off it."""
+    rng = np.random.RandomState(0)
+    for name, n_features in (("plane", 6), ("wide", 10)):
+        X = rng.normal(size=(120, 2)) @ rng.normal(size=(2, n_features))
+        X += 0.1 * rng.normal(size=X.shape)
+        y = np.zeros(120, dtype=np.uint8)
+        X[:12] = 3 * rng.normal(size=(12, n_features))
+        y[:12] = 1
+        savemat(tmp_path / f"{name}.mat", {"X": X, "y": y[:, None]})
+    return tmp_path
+
+
+# The ODDS path, in-process: per-set tables, the mean, and the files.
+def test_cli_odds(odds_dir, tmp_path, capsys):
+    output_dir = tmp_path / "out"
+    argv = ["--dataset", "odds", "--data-dir", str(odds_dir), "--quick", "--n-components", "2"]
+    argv += ["--methods", "iforest", "pca-recon", "ae", "vae", "--output-dir", str(output_dir)]
+    assert main([*argv, "--no-progress", "--device", "cpu", "--n-splits", "2"]) == 0
+    stdout = capsys.readouterr().out
+    header = "| dataset | IsolationForest | PCA reconstruction error | AutoencoderTransformer | "
+    assert header + "VAETransformer |" in stdout
+    assert "| plane |" in stdout and "| wide |" in stdout and "| **mean** |" in stdout
+    report = json.loads((output_dir / "odds_results.json").read_text())
+    assert report["errors"] == [] and len(report["splits"]) == 2 * 2 * 4
+    pca = [r for r in report["results"] if r["key"] == "pca-recon"]
+    # Outliers far off the inliers' plane: every detector finds them.
+    assert all(r["roc_auc"] > 0.9 for r in report["results"]), report["results"]
+    assert [r["n_splits"] for r in pca] == [2, 2]
+    for name in ("odds_results.csv", "odds_splits.csv", "odds_mean_roc_auc.png"):
+        assert (output_dir / name).stat().st_size > 0
+
+
+def test_markdown_table_missing_values():
+    rows = [{"method": "M", "n_components": 3, "mse_per_feature": float("nan")}]
+    table = markdown_table(rows).splitlines()
+    assert table[0].startswith("| method | n_components |")
+    assert table[2].startswith("| M | 3 | — |")
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    with pytest.raises(SystemExit):
+        main(["--dataset", "cifar"])
+    with pytest.raises(SystemExit):
+        main(["--n-components", "0"])
+    with pytest.raises(ValueError, match="--data-dir"):
+        main(["--dataset", "odds", "--no-plots", "--no-progress"])
