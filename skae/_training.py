@@ -167,12 +167,21 @@ def _epoch(
 
 
 def evaluate_loss(
-    network: nn.Module, batches: Batches, batch_size: int, noise: torch.Generator
+    network: nn.Module, batches: Batches, options: TrainingOptions, seed: int
 ) -> float:
-    """Mean per-sample loss of `network` on `batches`, in evaluation mode."""
+    """Mean per-sample loss in evaluation mode, with inputs corrupted as in training.
+
+    The generator is seeded alike on every call, so that epochs are compared
+    on the same corruption (and, for a VAE, the same posterior draws).
+    """
     network.eval()
-    losses = map_batches(lambda x: network.loss(x, x, noise), batches, batch_size)
-    return losses.double().mean().item()
+    generator = torch.Generator(device=batches.device).manual_seed(seed)
+
+    def loss(x: torch.Tensor) -> torch.Tensor:
+        x_in = corrupt(x, options.noise, options.noise_level, generator)
+        return network.loss(x_in, x, generator)
+
+    return map_batches(loss, batches, 4 * options.batch_size).double().mean().item()
 
 
 def train(
@@ -205,7 +214,7 @@ def train(
     if validation_batches is not None and history.n_iter == 0:
         # The starting point is a candidate too (with init='pca', the PCA
         # solution): early stopping never returns something worse on validation.
-        history.best_loss = evaluate_loss(network, validation_batches, 4 * options.batch_size, noise)
+        history.best_loss = evaluate_loss(network, validation_batches, options, seed + 2)
         best_state = initial_state
     epochs = range(options.max_epochs)
     progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
@@ -216,7 +225,7 @@ def train(
         loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
         monitored = loss
         if validation_batches is not None:
-            monitored = evaluate_loss(network, validation_batches, 4 * options.batch_size, noise)
+            monitored = evaluate_loss(network, validation_batches, options, seed + 2)
             history.validation_loss_curve.append(monitored)
         if not (np.isfinite(loss) and np.isfinite(monitored)):
             network.load_state_dict(initial_state)

@@ -1,0 +1,97 @@
+"""architecture='conv', image_shape and denoising noise, for both estimators."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.model_selection import GridSearchCV, train_test_split
+
+from skae import AutoencoderTransformer, VAETransformer
+
+ESTIMATORS = [AutoencoderTransformer, VAETransformer]
+FAST = dict(max_iter=3, early_stopping=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def images(digits):
+    """load_digits as 8 x 8 images with pixels in [0, 1]."""
+    return digits[0][:400] / 16.0
+
+
+# Flat images in, codes out, flat reconstructions back; the shape is inferred or given.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("image_shape", [None, (8, 8), (1, 8, 8)])
+def test_conv_shapes(Estimator, images, image_shape):
+    est = Estimator(n_components=4, architecture="conv", image_shape=image_shape, **FAST)
+    codes = est.fit_transform(images)
+    assert codes.shape == (400, 4)
+    assert est.image_shape_ == (1, 8, 8)
+    assert est.inverse_transform(codes).shape == (400, 64)
+    assert est.sample(2, random_state=0).shape == (2, 64)
+
+
+# Sizes that do not halve evenly (7 -> 4 -> 2 -> 1) come back exactly, with channels.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_conv_odd_sizes_and_channels(Estimator):
+    X = np.random.RandomState(0).uniform(size=(50, 2 * 7 * 5))
+    est = Estimator(
+        n_components=3,
+        architecture="conv",
+        image_shape=(2, 7, 5),
+        hidden_layer_sizes=(4, 8, 8),
+        **FAST,
+    ).fit(X)
+    assert est.inverse_transform(est.transform(X)).shape == (50, 70)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_image_shape_mismatch(Estimator, images):
+    with pytest.raises(ValueError, match=r"C\*H\*W equal to n_features=64"):
+        Estimator(architecture="conv", image_shape=(7, 7), **FAST).fit(images)
+    with pytest.raises(ValueError, match="n_features=63 is not a square number"):
+        Estimator(architecture="conv", **FAST).fit(images[:, :63])
+
+
+# The noise is used in training only: transform stays deterministic, and
+# noise settings are searchable hyper-parameters.
+@pytest.mark.parametrize("noise", ["gaussian", "masking"])
+def test_noise_is_training_only(images, noise):
+    ae = AutoencoderTransformer(noise=noise, noise_level=0.3, **FAST).fit(images)
+    assert_array_equal(ae.transform(images), ae.transform(images))
+    plain = AutoencoderTransformer(**FAST).fit(images)
+    assert not np.allclose(ae.transform(images), plain.transform(images))
+
+
+def test_noise_in_grid_search(images):
+    grid = {"noise": [None, "gaussian", "masking"], "noise_level": [0.1, 0.3]}
+    search = GridSearchCV(AutoencoderTransformer(n_components=4, **FAST), grid, cv=2)
+    search.fit(images)
+    assert len(search.cv_results_["params"]) == 6
+
+
+# A denoising autoencoder removes noise from new images better than a plain one.
+@pytest.mark.slow
+def test_denoising_beats_plain_autoencoder(images, digits):
+    X = digits[0] / 16.0
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    noisy = X_test + np.random.RandomState(1).normal(scale=0.3, size=X_test.shape)
+    params = dict(n_components=16, scaling=None, random_state=0)
+    plain = AutoencoderTransformer(**params).fit(X_train)
+    denoising = AutoencoderTransformer(noise="gaussian", noise_level=0.3, **params).fit(X_train)
+
+    def error(model):
+        return np.mean((model.inverse_transform(model.transform(noisy)) - X_test) ** 2)
+
+    assert error(denoising) < 0.8 * error(plain)
+
+
+# A convolutional autoencoder reconstructs digit images better than an MLP of similar size.
+@pytest.mark.slow
+def test_conv_reconstructs_digits(digits):
+    X = digits[0] / 16.0
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    conv = AutoencoderTransformer(
+        n_components=8, architecture="conv", scaling=None, random_state=0
+    ).fit(X_train)
+    error = np.mean((conv.inverse_transform(conv.transform(X_test)) - X_test) ** 2)
+    baseline = np.mean((X_test - X_train.mean(0)) ** 2)
+    assert error < 0.3 * baseline
