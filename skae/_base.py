@@ -83,9 +83,11 @@ SHARED_DOCS = {
           in [0, 1], else 'minmax'.
     noise : {'gaussian', 'masking'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
-        Gaussian noise of standard deviation `noise_level` (in scaled units), or
-        a fraction `noise_level` of the inputs set to 0. The target is the clean
-        input; ``transform`` never adds noise.
+        Gaussian noise of standard deviation `noise_level`, or a fraction
+        `noise_level` of the entries set to 0 (e.g. pixels switched off), both
+        in the units of X. The target is the clean input, and the validation
+        loss of early stopping is measured on corrupted inputs too;
+        ``transform`` never adds noise.
     noise_level : float, default=0.1
         Strength of the `noise`.
     batch_size : int, default=64
