@@ -10,7 +10,6 @@ import importlib.util
 import os
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -156,33 +155,6 @@ def _datasets_section() -> str:
 def _add_datasets(app, docname, source):
     if docname == "api" and HAS_DATASETS:
         source[0] += _datasets_section()
-
-
-# -- Docstrings built with ``__doc__ %= SHARED_DOCS`` -------------------------
-#
-# The estimators' class docstrings are templates whose shared parameter blocks
-# are indented for Python 3.13+, which strips docstring indentation at compile
-# time. On older Pythons the body is indented four spaces deeper than the
-# inserted blocks; re-indent the blocks so that numpydoc sees one consistent
-# docstring. The function does nothing when the docstring is already consistent.
-
-
-def _fix_shared_docs(docstring: str) -> str:
-    from skae._base import SHARED_DOCS
-
-    if "\n        Parameters\n        ----------\n" not in docstring:
-        return docstring
-    for block in SHARED_DOCS.values():
-        broken = "    " + block
-        fixed = textwrap.indent(block, "    ")
-        docstring = docstring.replace(broken + "    ", fixed + "        ")
-        docstring = docstring.replace(broken, fixed)
-    return docstring
-
-
-for _cls in (skae.AutoencoderTransformer, skae.VAETransformer):
-    if _cls.__doc__:
-        _cls.__doc__ = _fix_shared_docs(_cls.__doc__)
 
 
 # -- Labels in docstrings inherited from scikit-learn ---------------------------

@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder, logit, set_linear
+from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, set_linear
 from skae._networks import Autoencoder
 from skae._training import Batches, map_batches
 
@@ -17,54 +17,59 @@ from skae._training import Batches, map_batches
 class AutoencoderTransformer(BaseAutoencoder):
     """Autoencoder dimensionality reduction, with the API of :class:`~sklearn.decomposition.PCA`.
 
-        An encoder network maps each sample to a code of `n_components` values,
-        and a decoder maps the code back; both are trained together to minimise
-        the reconstruction error. ``transform`` returns the codes,
-        ``inverse_transform`` decodes them, and ``score_samples`` is the negative
-        reconstruction error, an anomaly score (higher is more normal).
+    An encoder network maps each sample to a code of `n_components` values,
+    and a decoder maps the code back; both are trained together to minimise
+    the reconstruction error. ``transform`` returns the codes,
+    ``inverse_transform`` decodes them, and ``score_samples`` is the negative
+    reconstruction error, an anomaly score (higher is more normal).
 
-        Features are scaled internally (see `scaling`) and ``inverse_transform``
-        undoes it, so raw data such as pixel counts or columns of mixed units can be
-        passed as they are.
+    Features are scaled internally (see `scaling`) and ``inverse_transform``
+    undoes it, so raw data such as pixel counts or columns of mixed units can be
+    passed as they are.
 
-        Parameters
-        ----------
-        n_components : int, default=2
-            Size of the code, at most ``n_features``.
-    %(network_parameters)s    loss : {'mse', 'bce'}, default='mse'
-            Reconstruction loss: mean squared error, or binary cross-entropy for
-            data in [0, 1] such as pixel intensities.
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code, at most ``n_features``.
+    %(network_parameters)s
+    loss : {'mse', 'bce'}, default='mse'
+        Reconstruction loss: mean squared error, or binary cross-entropy for
+        data in [0, 1] such as pixel intensities.
     %(training_parameters)s
-        Attributes
-        ----------
-    %(fitted_attributes)s    latent_mean_, latent_covariance_ : ndarray
-            Mean and covariance of the training codes; :meth:`sample` draws from this
-            Gaussian.
-    %(feature_attributes)s    See Also
-        --------
-        VAETransformer : A variational autoencoder: a smooth latent space, sampling and likelihoods.
-        sklearn.decomposition.PCA : The linear counterpart.
 
-        Notes
-        -----
-        ``score_samples`` is the negative per-sample training loss, averaged over
-        features and measured after the internal scaling, so that every feature
-        counts alike whatever its units.
+    Attributes
+    ----------
+    %(fitted_attributes)s
+    latent_mean_, latent_covariance_ : ndarray
+        Mean and covariance of the training codes; :meth:`sample` draws from this
+        Gaussian.
+    %(feature_attributes)s
 
-        Examples
-        --------
-        >>> from sklearn.datasets import load_digits
-        >>> from skae import AutoencoderTransformer
-        >>> X, _ = load_digits(return_X_y=True)
-        >>> ae = AutoencoderTransformer(n_components=8, max_iter=5, random_state=0)
-        >>> codes = ae.fit_transform(X)
-        >>> codes.shape
-        (1797, 8)
-        >>> ae.inverse_transform(codes).shape
-        (1797, 64)
+    See Also
+    --------
+    VAETransformer : A variational autoencoder: a smooth latent space, sampling and likelihoods.
+    sklearn.decomposition.PCA : The linear counterpart.
+
+    Notes
+    -----
+    ``score_samples`` is the negative per-sample training loss, averaged over
+    features and measured after the internal scaling, so that every feature
+    counts alike whatever its units.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=8, max_iter=5, random_state=0)
+    >>> codes = ae.fit_transform(X)
+    >>> codes.shape
+    (1797, 8)
+    >>> ae.inverse_transform(codes).shape
+    (1797, 64)
     """
 
-    __doc__ %= SHARED_DOCS
+    __doc__ = fill_doc(__doc__)
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,

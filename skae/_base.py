@@ -8,7 +8,9 @@ Only scikit-learn and NumPy concerns live here; the networks are built by
 from __future__ import annotations
 
 import copy
+import inspect
 import math
+import textwrap
 from abc import abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -38,6 +40,12 @@ INFERENCE_BATCH_SIZE = 1024
 # PCA for init='pca' runs on at most this many rows: a start, not a result.
 PCA_INIT_MAX_SAMPLES = 10_000
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
+
+
+def fill_doc(docstring: str) -> str:
+    """`docstring`, dedented, with the ``%(name)s`` blocks of SHARED_DOCS filled in."""
+    blocks = {name: textwrap.dedent(text).strip("\n") for name, text in SHARED_DOCS.items()}
+    return inspect.cleandoc(docstring) % blocks
 
 
 # Parameter and attribute docs shared by the estimators' docstrings.

@@ -10,7 +10,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, SHARED_DOCS, BaseAutoencoder, logit, set_linear
+from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, set_linear
 from skae._networks import VariationalAutoencoder
 from skae._training import Batches, map_batches
 
@@ -22,78 +22,83 @@ ACTIVITY_THRESHOLD = 0.01
 class VAETransformer(BaseAutoencoder):
     """Variational autoencoder, with the API of :class:`~sklearn.decomposition.PCA`.
 
-        The encoder maps each sample to a Gaussian posterior q(z | x) over codes of
-        `n_components` values; the decoder maps a code to a distribution p(x | z).
-        Both are trained on the evidence lower bound (ELBO): the reconstruction
-        log-likelihood of a code drawn by the reparameterisation trick, minus the
-        KL divergence from q(z | x) to the prior N(0, I). The KL term makes the
-        latent space smooth, so that decoding draws from the prior generates new
-        data (:meth:`sample`) and decoding a straight path between two codes
-        morphs one input into another (:meth:`interpolate`).
+    The encoder maps each sample to a Gaussian posterior q(z | x) over codes of
+    `n_components` values; the decoder maps a code to a distribution p(x | z).
+    Both are trained on the evidence lower bound (ELBO): the reconstruction
+    log-likelihood of a code drawn by the reparameterisation trick, minus the
+    KL divergence from q(z | x) to the prior N(0, I). The KL term makes the
+    latent space smooth, so that decoding draws from the prior generates new
+    data (:meth:`sample`) and decoding a straight path between two codes
+    morphs one input into another (:meth:`interpolate`).
 
-        ``transform`` returns the posterior means (deterministic),
-        ``inverse_transform`` the decoder's mean, and ``score_samples`` an
-        importance-weighted estimate of log p(x) in nats, in the units of X.
+    ``transform`` returns the posterior means (deterministic),
+    ``inverse_transform`` the decoder's mean, and ``score_samples`` an
+    importance-weighted estimate of log p(x) in nats, in the units of X.
 
-        Parameters
-        ----------
-        n_components : int, default=2
-            Size of the latent code, at most ``n_features``.
-    %(network_parameters)s    likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
-            The decoder's distribution: a Gaussian with a learned standard deviation
-            per feature (a real density for continuous data), or a Bernoulli for
-            data in [0, 1] such as (binarised) pixels.
-        beta : float, default=1.0
-            Weight of the KL term (beta-VAE, Higgins et al., 2017); 1 is the ELBO.
-        kl_warmup : int, default=0
-            Number of epochs over which the KL weight rises linearly from 0 to
-            `beta`, against posterior collapse (Bowman et al., 2016). Convergence is
-            checked only after the warm-up.
-        n_importance_samples : int, default=100
-            Number of posterior draws per sample in ``score_samples``; more gives a
-            tighter bound on log p(x), 1 gives the ELBO.
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the latent code, at most ``n_features``.
+    %(network_parameters)s
+    likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
+        The decoder's distribution: a Gaussian with a learned standard deviation
+        per feature (a real density for continuous data), or a Bernoulli for
+        data in [0, 1] such as (binarised) pixels.
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE, Higgins et al., 2017); 1 is the ELBO.
+    kl_warmup : int, default=0
+        Number of epochs over which the KL weight rises linearly from 0 to
+        `beta`, against posterior collapse (Bowman et al., 2016). Convergence is
+        checked only after the warm-up.
+    n_importance_samples : int, default=100
+        Number of posterior draws per sample in ``score_samples``; more gives a
+        tighter bound on log p(x), 1 gives the ELBO.
     %(training_parameters)s
-        Attributes
-        ----------
-    %(fitted_attributes)s    kl_per_component_ : ndarray of shape (n_components,)
-            Mean KL divergence (nats) of each latent dimension on the training data:
-            how much information it carries. The VAE's answer to PCA's
-            ``explained_variance_``.
-        active_components_ : ndarray of bool, shape (n_components,)
-            Dimensions whose posterior mean varies over the training data (variance
-            above 0.01); the others have collapsed to the prior.
-    %(feature_attributes)s    See Also
-        --------
-        AutoencoderTransformer : A deterministic autoencoder.
-        sklearn.decomposition.PCA : The linear counterpart; ``PCA.score`` is comparable
-            with ``VAETransformer.score``.
 
-        Notes
-        -----
-        ``score_samples`` is the IWAE bound of Burda et al. (2016), computed with a
-        generator seeded at fit time, so repeated calls give the same values. It
-        includes the log-Jacobian of the internal scaling, so it is a log-density
-        of X itself, like ``PCA.score_samples`` and ``FactorAnalysis.score_samples``.
+    Attributes
+    ----------
+    %(fitted_attributes)s
+    kl_per_component_ : ndarray of shape (n_components,)
+        Mean KL divergence (nats) of each latent dimension on the training data:
+        how much information it carries. The VAE's answer to PCA's
+        ``explained_variance_``.
+    active_components_ : ndarray of bool, shape (n_components,)
+        Dimensions whose posterior mean varies over the training data (variance
+        above 0.01); the others have collapsed to the prior.
+    %(feature_attributes)s
 
-        References
-        ----------
-        D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
-        Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
-        Autoencoders", ICLR 2016.
+    See Also
+    --------
+    AutoencoderTransformer : A deterministic autoencoder.
+    sklearn.decomposition.PCA : The linear counterpart; ``PCA.score`` is comparable
+        with ``VAETransformer.score``.
 
-        Examples
-        --------
-        >>> from sklearn.datasets import load_digits
-        >>> from skae import VAETransformer
-        >>> X, _ = load_digits(return_X_y=True)
-        >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0)
-        >>> vae.fit_transform(X).shape
-        (1797, 4)
-        >>> vae.sample(3, random_state=0).shape
-        (3, 64)
+    Notes
+    -----
+    ``score_samples`` is the IWAE bound of Burda et al. (2016), computed with a
+    generator seeded at fit time, so repeated calls give the same values. It
+    includes the log-Jacobian of the internal scaling, so it is a log-density
+    of X itself, like ``PCA.score_samples`` and ``FactorAnalysis.score_samples``.
+
+    References
+    ----------
+    D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    Y. Burda, R. Grosse and R. Salakhutdinov, "Importance Weighted
+    Autoencoders", ICLR 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import VAETransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> vae = VAETransformer(n_components=4, max_iter=5, random_state=0)
+    >>> vae.fit_transform(X).shape
+    (1797, 4)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 64)
     """
 
-    __doc__ %= SHARED_DOCS
+    __doc__ = fill_doc(__doc__)
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,

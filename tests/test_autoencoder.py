@@ -126,8 +126,9 @@ def test_warm_start(small_X):
 # the starting point (epoch 0) is a candidate too.
 @pytest.mark.parametrize("init", ["pca", "random"])
 def test_early_stopping(small_X, init):
-    ae = AutoencoderTransformer(init=init, n_iter_no_change=3, max_iter=300,
-                                learning_rate_init=0.01, random_state=0).fit(small_X)
+    ae = AutoencoderTransformer(
+        init=init, n_iter_no_change=3, max_iter=300, learning_rate_init=0.01, random_state=0
+    ).fit(small_X)
     curve = ae.validation_loss_curve_
     assert len(curve) == ae.n_iter_ < 300
     assert ae.best_loss_ <= min(curve)

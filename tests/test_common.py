@@ -1,5 +1,8 @@
 """scikit-learn's estimator checks, for both estimators."""
 
+import inspect
+
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import AutoencoderTransformer, VAETransformer
@@ -26,3 +29,11 @@ def expected_failed_checks(estimator):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# Every parameter is documented, in the signature's order (numpydoc's parser).
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_docstring_parameters_match_signature(Estimator):
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    documented = [p.name for p in docscrape.ClassDoc(Estimator)["Parameters"]]
+    assert documented == list(inspect.signature(Estimator).parameters)

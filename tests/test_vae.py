@@ -112,8 +112,9 @@ def test_bernoulli_likelihood(digits):
 # Works as a feature extractor inside GridSearchCV.
 def test_pipeline_grid_search(digits):
     X, y = digits[0][:300], digits[1][:300]
-    pipe = Pipeline([("vae", VAETransformer(n_components=4, **FAST)),
-                     ("clf", LogisticRegression(max_iter=500))])
+    pipe = Pipeline(
+        [("vae", VAETransformer(n_components=4, **FAST)), ("clf", LogisticRegression(max_iter=500))]
+    )
     search = GridSearchCV(pipe, {"vae__n_components": [2, 4]}, cv=2).fit(X, y)
     assert search.best_score_ > 0.3
 
