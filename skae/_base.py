@@ -374,7 +374,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         X = self._validate(X, reset=False)
-        codes = map_batches(self._encode_batch, self._batches(X), INFERENCE_BATCH_SIZE)
+        self.network_.eval()
+        codes = map_batches(self._encode_batch, self._batches(X), self._inference_rows)
         return self._as_output(codes, X.dtype)
 
     def inverse_transform(self, X):
@@ -398,7 +399,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"of n_components={self.n_components} features."
             )
         batches = Batches(Z, self.device_)
-        decoded = map_batches(self._decode_batch, batches, INFERENCE_BATCH_SIZE)
+        self.network_.eval()
+        decoded = map_batches(self._decode_batch, batches, self._inference_rows)
         return self._as_output(decoded, Z.dtype)
 
     def score_samples(self, X):
@@ -728,23 +730,26 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return -float(np.sum(np.log(self.input_scale_)))
 
     @property
+    def _inference_rows(self) -> int:
+        # About 4 MB of input per batch, and at least INFERENCE_BATCH_SIZE rows.
+        return max(INFERENCE_BATCH_SIZE, 2**20 // self.n_features_in_)
+
+    @property
     def _score_batch_size(self) -> int:
-        return INFERENCE_BATCH_SIZE
+        return self._inference_rows
 
     def _encode_batch(self, x: torch.Tensor) -> torch.Tensor:
-        self.network_.eval()
         code = self.network_.encode(x)
         return code[0] if isinstance(code, tuple) else code
 
     def _decode_batch(self, z: torch.Tensor) -> torch.Tensor:
-        self.network_.eval()
         x = self.network_.decode(z.to(torch.float32))
         offset, scale = self._scaling()
         return x if offset is None else x * scale + offset
 
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
-        return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64)
+        return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
 
 
 def _cpu(tensor: torch.Tensor | None) -> torch.Tensor | None:
