@@ -98,6 +98,13 @@ SHARED_DOCS = {
         ``transform`` never adds noise.
     noise_level : float, default=0.1
         Strength of the `noise`.
+    contamination : float in [0, 0.5), default=0.0
+        The expected fraction of outliers in the training data. That fraction
+        of the worst-fitted samples of each batch (and of the validation set)
+        is left out of the loss, a trimmed mean (least trimmed squares), so
+        that outliers in the training data are not learned and stay easy to
+        flag with ``score_samples``. Use it for anomaly detection (e.g. 0.1);
+        0 trains on every sample.
     batch_size : int, default=64
         Samples per optimisation step.
     learning_rate_init : float, default=1e-3
@@ -215,6 +222,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
         "noise": [StrOptions({"gaussian", "masking"}), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
+        "contamination": [Interval(Real, 0, 0.5, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -242,6 +250,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
+        contamination: float = 0.0,
         batch_size: int = 64,
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
@@ -265,6 +274,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.scaling = scaling
         self.noise = noise
         self.noise_level = noise_level
+        self.contamination = contamination
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
@@ -533,6 +543,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             tol=self.tol,
             noise=self.noise,
             noise_level=self.noise_level,
+            trim_fraction=self.contamination,
             mixed_precision=self.mixed_precision,
             verbose=self.verbose,
             on_epoch_start=self._on_epoch_start,

@@ -8,6 +8,7 @@ to the device one at a time, so a data set is never copied to the GPU whole.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -158,6 +159,7 @@ class TrainingOptions:
     noise: str | None = None
     noise_level: float = 0.0
     mixed_precision: bool = False
+    trim_fraction: float = 0.0
     verbose: int = 0
     on_epoch_start: Callable[[int], None] | None = None
 
@@ -222,12 +224,25 @@ def _epoch(
     for x in batches.iterate(options.batch_size, order):
         x_in = corrupt(x, options.noise, options.noise_level, noise, batches.offset, batches.scale)
         with autocast:
-            loss = network.loss(x_in, x, noise).mean()
+            loss = trimmed_mean(network.loss(x_in, x, noise), options.trim_fraction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         step()
         total += loss.detach() * len(x)
     return total.item() / len(batches)
+
+
+def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Mean of all but the `fraction` largest per-sample losses.
+
+    The worst-fitted samples of a batch, the likely outliers, then do not pull
+    the model towards them (least trimmed squares, Rousseeuw, 1984), so they
+    stay badly reconstructed and easy to flag.
+    """
+    if fraction == 0:
+        return losses.mean()
+    keep = max(1, math.ceil((1 - fraction) * len(losses)))
+    return losses.topk(keep, largest=False, sorted=False).values.mean()
 
 
 def evaluate_loss(
@@ -247,7 +262,8 @@ def evaluate_loss(
         )
         return network.loss(x_in, x, generator)
 
-    return map_batches(loss, batches, 4 * options.batch_size).double().mean().item()
+    losses = map_batches(loss, batches, 4 * options.batch_size).double()
+    return trimmed_mean(losses, options.trim_fraction).item()
 
 
 def train(

@@ -228,6 +228,18 @@ DETECTORS = [
     ),
     Method("ae", "AutoencoderTransformer", _autoencoder, anomaly_score=_minus_score_samples),
     Method("vae", "VAETransformer", _vae, anomaly_score=_minus_score_samples),
+    Method(
+        "ae-robust",
+        "AutoencoderTransformer (contamination=0.1)",
+        lambda k, s: AutoencoderTransformer(k, contamination=0.1, **s.network_options()),
+        anomaly_score=_minus_score_samples,
+    ),
+    Method(
+        "vae-robust",
+        "VAETransformer (contamination=0.1)",
+        lambda k, s: VAETransformer(k, contamination=0.1, **s.network_options()),
+        anomaly_score=_minus_score_samples,
+    ),
 ]
 PYOD_DETECTORS = [
     Method(

@@ -1,0 +1,60 @@
+"""The training engine on its own: batches, corruption, trimmed loss, early stopping."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose
+
+from skae import AutoencoderTransformer
+from skae._training import Batches, corrupt, trimmed_mean
+
+
+# Batches gather rows by index, scale them, and densify sparse rows per batch.
+def test_batches_take_scales_and_densifies():
+    X = np.arange(12, dtype=np.float64).reshape(4, 3)
+    offset, scale = torch.tensor([1.0, 1.0, 1.0]), torch.tensor([2.0, 2.0, 2.0])
+    for data in (X, sp.csr_matrix(X)):
+        batches = Batches(
+            data, torch.device("cpu"), rows=np.array([3, 1]), offset=offset, scale=scale
+        )
+        assert len(batches) == 2
+        batch = batches.take(torch.tensor([1, 0]))
+        assert batch.dtype == torch.float32
+        assert_allclose(batch.numpy(), (X[[1, 3]] - 1) / 2)
+
+
+# Masking noise sets entries to 0 in X's units; Gaussian noise has std noise_level in X's units.
+def test_corruption_in_input_units():
+    x = torch.full((2000, 5), 3.0)
+    offset, scale = torch.full((5,), 1.0), torch.full((5,), 4.0)
+    scaled = (x - offset) / scale
+    generator = torch.Generator().manual_seed(0)
+    masked = corrupt(scaled, "masking", 0.3, generator, offset, scale) * scale + offset
+    assert set(torch.unique(masked).tolist()) == {0.0, 3.0}
+    assert (masked == 0).float().mean().item() == pytest.approx(0.3, abs=0.02)
+    noisy = corrupt(scaled, "gaussian", 0.5, generator, offset, scale) * scale + offset
+    assert (noisy - x).std().item() == pytest.approx(0.5, rel=0.05)
+
+
+# The trimmed mean leaves out the given fraction of the largest losses.
+def test_trimmed_mean():
+    losses = torch.tensor([1.0, 2.0, 3.0, 100.0])
+    assert trimmed_mean(losses, 0.0).item() == pytest.approx(26.5)
+    assert trimmed_mean(losses, 0.25).item() == pytest.approx(2.0)
+
+
+# With contamination, gross outliers in the training data are not learned:
+# they keep a worse reconstruction than when every sample counts.
+def test_contamination_keeps_outliers_badly_reconstructed(small_X):
+    rng = np.random.RandomState(0)
+    outliers = small_X.mean(0) + 4 * small_X.std(0) * rng.choice([-1, 1], size=(8, 20))
+    X = np.vstack([small_X, outliers])
+    params = dict(n_components=3, max_iter=100, early_stopping=False, random_state=0)
+    plain = AutoencoderTransformer(**params).fit(X)
+    robust = AutoencoderTransformer(contamination=0.1, **params).fit(X)
+
+    def gap(model):  # how much worse the outliers score than the inliers
+        return np.median(model.score_samples(small_X)) - np.median(model.score_samples(outliers))
+
+    assert gap(robust) > gap(plain) + 0.1
