@@ -50,7 +50,9 @@ def mnist(args) -> None:
     vae = VAETransformer(
         n_components=32,
         likelihood="bernoulli",
-        hidden_layer_sizes=tuple(args.hidden),
+        hidden_layer_sizes=tuple(args.hidden) if args.hidden else None,
+        architecture=args.architecture,
+        alpha=args.alpha,
         max_iter=args.max_iter,
         kl_warmup=args.kl_warmup,
         batch_size=args.batch_size,
@@ -125,7 +127,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="../shared/data/mnist")
     parser.add_argument("--figures-dir", default="benchmarks/figures")
-    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument(
+        "--hidden",
+        type=int,
+        nargs="*",
+        default=[512, 256],
+        help="hidden widths (mlp) or channels (conv); none: the default",
+    )
+    parser.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument("--alpha", type=float, default=0.0)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--kl-warmup", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)

@@ -24,8 +24,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     reconstruction error, an anomaly score (higher is more normal).
 
     Features are scaled internally (see `scaling`) and ``inverse_transform``
-    undoes it, so raw data such as pixel counts or columns of mixed units can be
-    passed as they are.
+    undoes it, so raw data such as pixel counts can be passed as they are. By
+    default the loss is the squared error in X's units, as for PCA; for columns
+    of mixed units, ``scaling='standard'`` makes every feature count alike.
 
     Parameters
     ----------
@@ -52,9 +53,11 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Notes
     -----
-    ``score_samples`` is the negative per-sample training loss, averaged over
-    features and measured after the internal scaling, so that every feature
-    counts alike whatever its units.
+    ``score_samples`` is the negative per-sample reconstruction loss, averaged
+    over features and measured after the internal scaling: with the default
+    ``scaling='global'`` a squared error in X's units (up to one common
+    factor), with ``scaling='standard'`` one in which every feature counts
+    alike whatever its units.
 
     Examples
     --------

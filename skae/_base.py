@@ -116,10 +116,10 @@ SHARED_DOCS = {
     early_stopping : bool, default=True
         Whether to hold out `validation_fraction` of the data and stop when the
         validation loss stops improving, restoring the weights of the best
-        epoch (the starting point counts, so with ``init='pca'`` the result is
-        never worse than PCA on the validation data). Unlike ``MLPRegressor``
-        this is on by default. When False, training stops once the training
-        loss stops improving.
+        epoch (the starting point counts, so with ``init='pca'`` and a squared
+        error loss the result is never worse than PCA on the validation data).
+        Unlike ``MLPRegressor`` this is on by default. When False, training
+        stops once the training loss stops improving.
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -151,13 +151,15 @@ SHARED_DOCS = {
     image_shape_ : tuple of int or None
         The resolved ``(C, H, W)`` for ``architecture='conv'``.
     loss_curve_ : list of float
-        Mean training loss of each epoch.
+        Mean training loss of each epoch (a trimmed mean with `contamination`,
+        on corrupted inputs with `noise`).
     validation_loss_curve_ : list of float
         Mean validation loss of each epoch (empty without early stopping).
     best_loss_ : float
         Best monitored loss (validation loss with early stopping).
     best_epoch_ : int
-        Epoch (1-based) of `best_loss_`.
+        Epoch (1-based) of `best_loss_`; 0 when early stopping kept the
+        starting point.
     n_iter_ : int
         Number of epochs run.
 """,
@@ -526,7 +528,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # Fitting
 
     def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool):
-        _check_numeric_columns(X)
+        self._check_noise_level()
         X = self._validate(X, reset=reset)
         n_validation = self._n_validation(X.shape[0]) if validate else 0
         if reset:
@@ -676,6 +678,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # Constant features keep their values, as in StandardScaler.
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
         return offset, np.where(scale > tiny, scale, 1.0)
+
+    def _check_noise_level(self) -> None:
+        if self.noise == "masking" and self.noise_level >= 1:
+            raise ValueError(
+                f"noise='masking' sets a fraction noise_level of the entries to 0, so "
+                f"noise_level must be in [0, 1), got {self.noise_level}."
+            )
 
     def _n_validation(self, n_samples: int) -> int:
         n_validation = math.ceil(self.validation_fraction * n_samples)

@@ -293,10 +293,13 @@ def train(
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     initial_state = _copy_state(network)
     best_state = None
-    if validation_batches is not None and history.n_iter == 0:
+    if validation_batches is not None:
         # The starting point is a candidate too (with init='pca', the PCA
-        # solution): early stopping never returns something worse on validation.
+        # solution), so early stopping never returns something worse on
+        # validation. The split may be new (warm_start), so earlier bests do
+        # not carry over.
         history.best_loss = evaluate_loss(network, validation_batches, options, seed + 2)
+        history.best_epoch, history.n_epochs_no_improvement = history.n_iter, 0
         best_state = initial_state
     epochs = range(options.max_epochs)
     progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)

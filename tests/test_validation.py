@@ -78,6 +78,8 @@ def test_complex_dtype(Estimator, X):
         ({"noise": "salt"}, "'noise' parameter"),
         ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must hold positive integers"),
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
+        ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
+        ({"contamination": 0.5}, "'contamination' parameter"),
     ],
 )
 def test_bad_parameters(Estimator, X, params, message):
