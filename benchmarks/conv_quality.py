@@ -1,6 +1,6 @@
 """Convolutional and denoising autoencoders on MNIST, against PCA and a plain MLP autoencoder.
 
-Run from the repository root (about 10 minutes on 2 CPU cores):
+Run from the repository root (about 15 minutes on 2 CPU cores):
 
     .venv/bin/python benchmarks/conv_quality.py --data-dir ../shared/data/mnist
 
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default="../shared/data/mnist")
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--max-iter", type=int, default=15)
+    parser.add_argument("--max-iter", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verbose", type=int, default=0)

@@ -134,7 +134,7 @@ def main() -> None:
         default=[512, 256],
         help="hidden widths (mlp) or channels (conv); none: the default",
     )
-    parser.add_argument("--architecture", choices=["mlp", "conv"], default="mlp")
+    parser.add_argument("--architecture", choices=["mlp", "conv"], default="conv")
     parser.add_argument("--alpha", type=float, default=0.0)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--kl-warmup", type=int, default=10)
