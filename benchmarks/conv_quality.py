@@ -36,6 +36,7 @@ def conv_autoencoder(n_components: int, args, **params) -> AutoencoderTransforme
         n_components,
         architecture="conv",
         hidden_layer_sizes=tuple(args.channels),
+        loss=args.loss,
         max_iter=args.max_iter,
         batch_size=args.batch_size,
         random_state=0,
@@ -59,6 +60,12 @@ def main() -> None:
     parser.add_argument("--data-dir", default="../shared/data/mnist")
     parser.add_argument("--channels", type=int, nargs="+", default=[32, 64])
     parser.add_argument("--max-iter", type=int, default=60)
+    parser.add_argument(
+        "--loss",
+        choices=["mse", "bce"],
+        default="bce",
+        help="the conv AEs' loss (cross-entropy suits pixels in [0, 1])",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verbose", type=int, default=0)

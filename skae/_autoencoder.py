@@ -158,8 +158,6 @@ class AutoencoderTransformer(BaseAutoencoder):
         encoder, decoder = self._encoder_decoder(n_features, self.n_components)
         return Autoencoder(encoder, decoder, self.loss)
 
-    _default_scaling = "global"
-
     def _set_linear_parts(self, network, mean, components, variances) -> None:
         codes = components @ mean
         set_linear(network.encoder.linear, components, -codes)

@@ -85,10 +85,11 @@ SHARED_DOCS = {
           units, the quantity PCA minimises.
         - 'minmax': each feature to [0, 1].
         - None: X as it is.
-        - 'auto': 'global' for the autoencoder's MSE, 'standard' for the VAE's
-          Gaussian likelihood (it learns a scale per feature), and for losses
-          on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if X lies
-          in [0, 1], else 'minmax'.
+        - 'auto': 'global' for the autoencoder's MSE and the VAE's Gaussian
+          likelihood (which learns a scale per feature on top), so that nearly
+          constant features, such as border pixels, are not blown up; for
+          losses on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if
+          X lies in [0, 1], else 'minmax'.
     noise : {'gaussian', 'masking'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
         Gaussian noise of standard deviation `noise_level`, or a fraction
@@ -321,9 +322,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function giving the per-sample scores of a scaled batch, for one
         :meth:`score_samples` call."""
-
-    # What scaling='auto' gives for losses on unbounded data.
-    _default_scaling = "standard"
 
     def _on_epoch_start(self, epoch: int) -> None:
         """Called before each training epoch (e.g. for a KL warm-up)."""
@@ -659,7 +657,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self.scaling != "auto":
             return self.scaling
         if self._unit_interval_loss is None:
-            return self._default_scaling
+            return "global"
         low, high = _min_max(X)
         return None if low.min() >= 0 and high.max() <= 1 else "minmax"
 
