@@ -72,13 +72,18 @@ def plot_latent_2d(models: dict, methods, data: ReductionData, path: Path) -> Pa
     return _save(figure, path)
 
 
-def plot_reconstructions(models: dict, methods, data: ReductionData, k: int, path: Path):
-    """Test images (top row) and each method's reconstruction at n_components=k."""
-    rows = [
+def _invertible(models: dict, methods, k: int) -> list[tuple[str, object]]:
+    """(name, fitted model) of the methods fitted at k that have an inverse_transform."""
+    return [
         (m.name, models[m.key, k])
         for m in methods
         if (m.key, k) in models and hasattr(models[m.key, k], "inverse_transform")
     ]
+
+
+def plot_reconstructions(models: dict, methods, data: ReductionData, k: int, path: Path):
+    """Test images (top row) and each method's reconstruction at n_components=k."""
+    rows = _invertible(models, methods, k)
     if not rows:
         return None
     index = _one_per_class(data.y_test)
@@ -121,11 +126,7 @@ def _pair(y: np.ndarray) -> tuple[int, int]:
 
 def plot_interpolations(models: dict, methods, data: ReductionData, k: int, path: Path):
     """Decoded straight paths in code space between two test images, one row per method."""
-    rows = [
-        (m.name, models[m.key, k])
-        for m in methods
-        if (m.key, k) in models and hasattr(models[m.key, k], "inverse_transform")
-    ]
+    rows = _invertible(models, methods, k)
     if not rows:
         return None
     start, end = _pair(data.y_test)
