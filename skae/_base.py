@@ -538,7 +538,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         options = TrainingOptions(
             max_epochs=max_epochs,
             batch_size=self.batch_size,
-            early_stopping=validate,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             noise=self.noise,

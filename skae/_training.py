@@ -153,7 +153,6 @@ class History:
 class TrainingOptions:
     max_epochs: int
     batch_size: int
-    early_stopping: bool = False
     n_iter_no_change: int = 10
     tol: float = 1e-4
     noise: str | None = None
@@ -324,7 +323,7 @@ def train(
         if monitored < history.best_loss - options.tol:
             history.best_loss, history.best_epoch = monitored, epoch + 1
             history.n_epochs_no_improvement = 0
-            if options.early_stopping:
+            if validation_batches is not None:
                 best_state = _copy_state(network)
         else:
             history.n_epochs_no_improvement += 1
