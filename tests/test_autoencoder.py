@@ -81,6 +81,36 @@ def test_score_samples_flags_outliers(small_X):
     assert ae.score(small_X) == pytest.approx(ae.score_samples(small_X).mean())
 
 
+# score_samples is the probabilistic-PCA log-likelihood when the network is
+# PCA: here the init='pca' start, which a negligible learning rate keeps.
+@pytest.mark.parametrize("n_components", [1, 3])
+def test_score_samples_is_ppca_likelihood_for_a_linear_network(n_components):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3)) @ rng.normal(size=(3, 10)) + 0.3 * rng.normal(size=(400, 10))
+    X = X * np.arange(1, 11) + 5
+    pca = PCA(n_components).fit(X)
+    ae = AutoencoderTransformer(
+        n_components, max_iter=1, learning_rate_init=1e-12, early_stopping=False, random_state=0
+    ).fit(X)
+    assert_allclose(ae.score_samples(X), pca.score_samples(X), rtol=1e-5)
+    assert_allclose(
+        np.sort(np.linalg.eigvalsh(ae.latent_covariance_)),
+        np.sort(pca.explained_variance_ / ae.input_scale_[0] ** 2),
+        rtol=1e-4,
+    )
+
+
+# With loss='bce' the reconstruction term is a Bernoulli log-probability.
+def test_bce_score_samples_flag_random_bits(digits):
+    X = (digits[0][:500] > 8).astype(float)
+    ae = AutoencoderTransformer(n_components=2, loss="bce", max_iter=10, random_state=0).fit(X)
+    random_bits = np.random.RandomState(0).randint(2, size=X.shape).astype(float)
+    scores, outlier_scores = ae.score_samples(X), ae.score_samples(random_bits)
+    assert np.all(np.isfinite(scores))
+    assert np.median(outlier_scores) < np.percentile(scores, 10)
+    assert ae.noise_variance_ is None
+
+
 # Sparse input gives the same model as its dense twin.
 def test_sparse_matches_dense(small_X):
     X = np.where(np.abs(small_X) > small_X.std(0), small_X, 0.0)
