@@ -226,6 +226,13 @@ DETECTORS = [
         _pca,
         anomaly_score=_reconstruction_error,
     ),
+    Method(
+        "pca-ll",
+        "PCA log-likelihood",
+        _pca,
+        anomaly_score=_minus_score_samples,
+        notes="probabilistic PCA's score_samples: the linear counterpart of skae's scores",
+    ),
     Method("ae", "AutoencoderTransformer", _autoencoder, anomaly_score=_minus_score_samples),
     Method("vae", "VAETransformer", _vae, anomaly_score=_minus_score_samples),
     Method(
