@@ -6,8 +6,8 @@ Anomaly detection with score_samples
 An autoencoder trained on normal data reconstructs normal data well and
 anything else badly, so its reconstruction error is an anomaly score.
 :meth:`skae.AutoencoderTransformer.score_samples` combines that error with how
-unusual the sample's code is, as probabilistic PCA does (higher is more
-normal, as everywhere in scikit-learn), and
+unusual the sample's code is (higher is more normal, as everywhere in
+scikit-learn), and
 :meth:`skae.VAETransformer.score_samples` is an estimate of log p(x). This example
 trains on nine of the ten digits, asks each model to flag the tenth, and
 compares them with ROC curves against :class:`sklearn.decomposition.PCA` and
@@ -43,9 +43,9 @@ print(f"{len(X_train)} training images, {len(X_test)} test images of which {len(
 # -------------
 # Every model's ``score_samples`` is higher for more normal samples, so the
 # anomaly score is its negative. For PCA, ``score_samples`` is the
-# log-likelihood of probabilistic PCA; the autoencoder's is its non-linear
-# counterpart: the log-likelihood of the reconstruction residual under Gaussian
-# noise plus the log-density of the code under a Gaussian fitted to the
+# log-likelihood of probabilistic PCA; the autoencoder's is a non-linear
+# cousin: the log-density of the reconstruction residual (Gaussian, one
+# variance per pixel) plus that of the code under a Gaussian fitted to the
 # training codes.
 network = dict(n_components=8, hidden_layer_sizes=(128, 64), max_iter=50, random_state=0)
 models = {

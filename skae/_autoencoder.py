@@ -13,11 +13,11 @@ from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, s
 from skae._networks import Autoencoder, reconstruction_loss
 from skae._training import Batches, map_batches
 
-# Lower bounds of the fitted variances, against division by zero when the data
-# lie exactly on the decoded manifold: float32 reconstructions of unit-scale
-# data do not resolve smaller residual variances anyway.
-MIN_NOISE_VARIANCE = 1e-10
-RELATIVE_CODE_RIDGE = 1e-6
+# Relative lower bounds of the fitted variances, against division by zero when
+# the data lie exactly on the decoded manifold or the codes collapse: float32
+# networks do not resolve smaller variances anyway.
+MIN_NOISE_VARIANCE = 1e-6
+LOG_2PI = float(np.log(2 * np.pi))
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -26,9 +26,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     An encoder network maps each sample to a code of `n_components` values,
     and a decoder maps the code back; both are trained together to minimise
     the reconstruction error. ``transform`` returns the codes,
-    ``inverse_transform`` decodes them, and ``score_samples`` is a
-    log-likelihood in the manner of probabilistic PCA, an anomaly score
-    (higher is more normal).
+    ``inverse_transform`` decodes them, and ``score_samples`` is an anomaly
+    score (higher is more normal) that weighs both the reconstruction error
+    and how unusual the code is.
 
     Features are scaled internally (see `scaling`) and ``inverse_transform``
     undoes it, so raw data such as pixel counts can be passed as they are. By
@@ -51,11 +51,11 @@ class AutoencoderTransformer(BaseAutoencoder):
     latent_mean_, latent_covariance_ : ndarray
         Mean and covariance of the training codes; :meth:`sample` draws from this
         Gaussian and :meth:`score_samples` uses its density.
-    noise_variance_ : float or None
-        For ``loss='mse'``, the variance of the reconstruction residual on the
-        training data, per feature and in the internally scaled space, counting
-        ``n_features - n_components`` degrees of freedom as PCA's
-        ``noise_variance_`` does. None for ``loss='bce'``.
+    noise_variance_ : ndarray of shape (n_features_in_,) or None
+        For ``loss='mse'``, the variance of each feature's reconstruction
+        residual in X's units, measured on the validation split when there is
+        one (training residuals understate it), else on the training data.
+        None for ``loss='bce'``.
     %(feature_attributes)s
 
     See Also
@@ -65,18 +65,16 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Notes
     -----
-    ``score_samples`` reads the autoencoder as a non-linear probabilistic PCA:
-    codes follow the Gaussian N(`latent_mean_`, `latent_covariance_`) and a
-    sample is its decoded code plus residual noise. The score of x is the
-    log-density of its code under that Gaussian plus the log-likelihood of the
-    residual x - decode(encode(x)): isotropic Gaussian noise of variance
-    `noise_variance_` for ``loss='mse'``, Bernoulli for ``loss='bce'``. Both
-    terms matter for anomaly detection: an outlier may reconstruct well yet
-    land far from the other codes. It is in nats and in X's units (the
-    log-Jacobian of the internal scaling is included); for a linear network
-    with ``loss='mse'`` it equals :meth:`sklearn.decomposition.PCA.score_samples`
-    exactly. For a non-linear network it is a score, not a normalised density,
-    since the decoder's Jacobian is left out.
+    ``score_samples`` reads the autoencoder as a generative model: codes
+    follow the Gaussian N(`latent_mean_`, `latent_covariance_`), and a sample
+    is its decoded code plus noise, Gaussian with the per-feature variances
+    `noise_variance_` for ``loss='mse'``, Bernoulli for ``loss='bce'``. The
+    score of x is the joint log-density of x and its code z = encode(x) under
+    that model, log p(x | z) + log p(z), in nats and in X's units. Both terms
+    matter for anomaly detection: an outlier may be reconstructed well and
+    still land far from the other codes. It is the non-linear cousin of
+    probabilistic PCA and factor analysis, but a score rather than a
+    normalised density: the code is the encoder's, not integrated out.
 
     Examples
     --------
@@ -154,8 +152,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.loss = loss
 
     def score_samples(self, X):
-        """Log-likelihood of each sample under the autoencoder read as a
-        non-linear probabilistic PCA (higher is more normal; see Notes).
+        """Log-density of each sample and its code under the autoencoder read as
+        a generative model (higher is more normal; see Notes).
 
         Parameters
         ----------
@@ -165,8 +163,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Log-density of the sample's code plus the log-likelihood of its
-            reconstruction residual, in nats, in the units of X.
+            log p(x | z) + log p(z) with z = encode(x), in nats, in the units
+            of X.
         """
         return super().score_samples(X)
 
@@ -187,54 +185,52 @@ class AutoencoderTransformer(BaseAutoencoder):
             set_linear(network.decoder.linear, components.T, mean)
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        # The density terms in float64: float32 sums of many features would
+        # make a sample's score depend on its batch in the last digits.
         n_features, device = self.n_features_in_, self.device_
         cholesky = np.linalg.cholesky(_regularized(self.latent_covariance_))
-        whitening = torch.as_tensor(np.linalg.inv(cholesky).T, dtype=torch.float32, device=device)
-        mean = torch.as_tensor(self.latent_mean_, dtype=torch.float32, device=device)
-        constant = self._log_scale_jacobian - 0.5 * (
-            self.n_components * np.log(2 * np.pi) + 2 * np.sum(np.log(np.diag(cholesky)))
-        )
+        whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
+        mean = torch.as_tensor(self.latent_mean_, device=device)
+        constant = -0.5 * (self.n_components * LOG_2PI + 2 * np.sum(np.log(np.diag(cholesky))))
         if self.loss == "mse":
-            dof = self._residual_dof
-            constant -= 0.5 * dof * np.log(2 * np.pi * self.noise_variance_)
-            residual_weight = 0.5 / self.noise_variance_
-        else:  # the Bernoulli log-likelihood is minus the summed cross-entropy
-            residual_weight = 1.0
+            scaled_variance = self.noise_variance_ / self.input_scale_**2
+            constant += self._log_scale_jacobian - 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
+            precision = torch.as_tensor(1 / scaled_variance, device=device)
 
         def score(x: torch.Tensor) -> torch.Tensor:
             code = self.network_.encode(x)
-            residual = n_features * reconstruction_loss(self.network_.decode(code), x, self.loss)
-            mahalanobis = ((code - mean) @ whitening).square().sum(dim=1)
-            return constant - residual_weight * residual - 0.5 * mahalanobis
+            output = self.network_.decode(code)
+            if self.loss == "mse":
+                log_likelihood = -0.5 * ((output - x).double().square() * precision).sum(dim=1)
+            else:  # Bernoulli: minus the summed cross-entropy
+                log_likelihood = -n_features * reconstruction_loss(output, x, "bce").double()
+            mahalanobis = ((code.double() - mean) @ whitening).square().sum(dim=1)
+            return constant + log_likelihood - 0.5 * mahalanobis
 
         return score
 
-    def _summarize_training_codes(self, batches: Batches) -> None:
-        network, n_features = self.network_, self.n_features_in_
-
-        def code_and_residual(x: torch.Tensor) -> torch.Tensor:
-            code = network.encode(x)
-            residual = n_features * reconstruction_loss(network.decode(code), x, self.loss)
-            return torch.cat([code, residual[:, None]], dim=1)
-
-        network.eval()
-        stats = map_batches(code_and_residual, batches, INFERENCE_BATCH_SIZE).double().numpy()
-        codes, residuals = stats[:, :-1], stats[:, -1]
+    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
+        self.network_.eval()
+        codes = map_batches(self._encode_batch, batches, INFERENCE_BATCH_SIZE).double().numpy()
         self.latent_mean_ = codes.mean(axis=0)
-        # Unbiased estimates (ddof=1), as PCA's explained_variance_ and noise_variance_.
-        n_minus_one = max(len(codes) - 1, 1)
-        centered = codes - self.latent_mean_
-        self.latent_covariance_ = centered.T @ centered / n_minus_one
+        self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False, ddof=0))
         self.noise_variance_ = None
         if self.loss == "mse":
-            self.noise_variance_ = max(
-                float(np.sum(residuals)) / (n_minus_one * self._residual_dof), MIN_NOISE_VARIANCE
-            )
+            # Held out if possible: a flexible network fits its training data
+            # more closely than new data, and its residuals there understate the noise.
+            residual_batches = batches if validation is None else validation
+            self.noise_variance_ = self._residual_variance(residual_batches)
 
-    @property
-    def _residual_dof(self) -> int:
-        # As for PCA's noise_variance_: the residual spans the other n_features - k directions.
-        return max(self.n_features_in_ - self.n_components, 1)
+    def _residual_variance(self, batches: Batches) -> np.ndarray:
+        """Mean squared residual of each feature, in X's units."""
+        network = self.network_
+
+        def squared_residual(x: torch.Tensor) -> torch.Tensor:
+            return (network.decode(network.encode(x)) - x).square().sum(dim=0, keepdim=True)
+
+        sums = map_batches(squared_residual, batches, INFERENCE_BATCH_SIZE).double().numpy()
+        variance = sums.sum(axis=0) / len(batches) * self.input_scale_**2
+        return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         variances, axes = np.linalg.eigh(self.latent_covariance_)
@@ -244,5 +240,5 @@ class AutoencoderTransformer(BaseAutoencoder):
 
 def _regularized(covariance: np.ndarray) -> np.ndarray:
     """`covariance` plus a small ridge, so that collapsed codes still have a density."""
-    ridge = RELATIVE_CODE_RIDGE * np.trace(covariance) / len(covariance) + MIN_NOISE_VARIANCE
+    ridge = MIN_NOISE_VARIANCE * np.trace(covariance) / len(covariance) + 1e-12
     return covariance + ridge * np.eye(len(covariance))

@@ -311,8 +311,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Initialise the network's linear shortcuts from a PCA of the scaled data."""
 
     @abstractmethod
-    def _summarize_training_codes(self, batches: Batches) -> None:
-        """Set the fitted attributes that describe the codes of the training data."""
+    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
+        """Set the fitted attributes that describe the fitted model on the
+        training data (`batches`) and, when there is one, the validation split."""
 
     @abstractmethod
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
@@ -352,8 +353,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def partial_fit(self, X, y=None):
         """Train for one epoch on X, initialising the model on the first call.
 
-        The internal scaling is fitted on the first call's data and kept.
-        Early stopping does not apply to ``partial_fit``.
+        The internal scaling is fitted on the first call's data and kept; the
+        summaries of the codes (e.g. ``latent_covariance_``) describe the
+        latest call's data. Early stopping does not apply to ``partial_fit``.
 
         Parameters
         ----------
@@ -558,7 +560,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.best_loss_ = history.best_loss
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.n_iter
-        self._summarize_training_codes(batches)
+        self._summarize_fit(batches, validation)
         return self
 
     def _initialize(self, X) -> None:

@@ -228,7 +228,7 @@ class VAETransformer(BaseAutoencoder):
 
         return score
 
-    def _summarize_training_codes(self, batches: Batches) -> None:
+    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         network = self.network_
 
         def posterior(x: torch.Tensor) -> torch.Tensor:
