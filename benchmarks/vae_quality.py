@@ -57,6 +57,7 @@ def mnist(args) -> None:
         kl_warmup=args.kl_warmup,
         batch_size=args.batch_size,
         n_importance_samples=args.n_importance_samples,
+        n_training_draws=args.n_training_draws,
         random_state=0,
         verbose=args.verbose,
     )
@@ -140,6 +141,9 @@ def main() -> None:
     parser.add_argument("--kl-warmup", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--n-importance-samples", type=int, default=200)
+    parser.add_argument(
+        "--n-training-draws", type=int, default=1, help="1: ELBO (VAE); K > 1: IWAE bound"
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verbose", type=int, default=0)
     parser.add_argument("--skip-mnist", action="store_true")

@@ -213,6 +213,9 @@ class VariationalAutoencoder(nn.Module):
 
     In training mode the KL term is weighted by ``kl_weight`` (a KL warm-up
     changes it per epoch); in evaluation mode by ``beta``, the real objective.
+    With ``n_draws > 1`` the loss is the importance-weighted bound of an IWAE
+    (Burda et al., 2016) instead of the ELBO, the weight applied to
+    log p(z) - log q(z | x) in each importance weight.
     """
 
     def __init__(
@@ -222,12 +225,14 @@ class VariationalAutoencoder(nn.Module):
         n_features: int,
         likelihood: str = "gaussian",
         beta: float = 1.0,
+        n_draws: int = 1,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihood
         self.beta = beta
+        self.n_draws = n_draws
         self.kl_weight = beta
         self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
 
@@ -261,12 +266,16 @@ class VariationalAutoencoder(nn.Module):
     def loss(
         self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Per-sample negative ELBO: reconstruction + weight * KL, in nats."""
+        """Per-sample negative ELBO (reconstruction + weight * KL), or negative
+        importance-weighted bound with ``n_draws > 1``, in nats."""
         mean, logvar = self.encode(x)
-        noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        weight = self.kl_weight if self.training else self.beta
+        shape = (self.n_draws, *mean.shape) if self.n_draws > 1 else mean.shape
+        noise = torch.randn(shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        if self.n_draws > 1:
+            return -self._importance_weighted_bound(target, mean, logvar, noise, weight)
         z = mean + noise * torch.exp(0.5 * logvar)  # the reparameterisation trick
         kl = self.kl_per_component(mean, logvar).sum(1)
-        weight = self.kl_weight if self.training else self.beta
         return -self.log_likelihood(self.decoder(z), target) + weight * kl
 
     def importance_weighted_log_likelihood(
@@ -280,10 +289,21 @@ class VariationalAutoencoder(nn.Module):
         numbers"), so each sample's estimate depends on that sample alone.
         """
         mean, logvar = self.encode(x)
-        noise = noise[:, None, :]
+        return self._importance_weighted_bound(x, mean, logvar, noise[:, None, :], 1.0)
+
+    def _importance_weighted_bound(
+        self,
+        x: torch.Tensor,
+        mean: torch.Tensor,
+        logvar: torch.Tensor,
+        noise: torch.Tensor,
+        weight: float,
+    ) -> torch.Tensor:
+        """log (1/K) sum_k exp(log p(x | z_k) + weight * log(p(z_k) / q(z_k | x))),
+        for K draws z_k = mean + noise_k * std; `noise` is (K, n or 1, n_components)."""
         z = mean + noise * torch.exp(0.5 * logvar)
         log_prior = -0.5 * (z**2 + LOG_2PI).sum(-1)
         log_posterior = -0.5 * (noise**2 + LOG_2PI + logvar).sum(-1)
         output = self.decoder(z.flatten(0, 1)).view(len(noise), *x.shape)
-        log_weights = self.log_likelihood(output, x) + log_prior - log_posterior
+        log_weights = self.log_likelihood(output, x) + weight * (log_prior - log_posterior)
         return torch.logsumexp(log_weights, dim=0) - math.log(len(noise))

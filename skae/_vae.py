@@ -53,6 +53,11 @@ class VAETransformer(BaseAutoencoder):
     n_importance_samples : int, default=100
         Number of posterior draws per sample in ``score_samples``; more gives a
         tighter bound on log p(x), 1 gives the ELBO.
+    n_training_draws : int, default=1
+        Number of posterior draws per sample in each training step. 1 trains on
+        the ELBO (a VAE); K > 1 on the importance-weighted bound with K draws
+        (an IWAE, Burda et al., 2016), which is tighter and usually gives a
+        better held-out likelihood, at about K times the decoder's cost.
     %(training_parameters)s
 
     Attributes
@@ -106,6 +111,7 @@ class VAETransformer(BaseAutoencoder):
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_training_draws": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -121,6 +127,7 @@ class VAETransformer(BaseAutoencoder):
         beta: float = 1.0,
         kl_warmup: int = 0,
         n_importance_samples: int = 100,
+        n_training_draws: int = 1,
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
@@ -168,6 +175,7 @@ class VAETransformer(BaseAutoencoder):
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.n_importance_samples = n_importance_samples
+        self.n_training_draws = n_training_draws
 
     def score_samples(self, X):
         """Importance-weighted estimate of log p(x) for each sample, in nats.
@@ -191,7 +199,9 @@ class VAETransformer(BaseAutoencoder):
 
     def _make_network(self, n_features: int) -> nn.Module:
         encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components)
-        return VariationalAutoencoder(encoder, decoder, n_features, self.likelihood, self.beta)
+        return VariationalAutoencoder(
+            encoder, decoder, n_features, self.likelihood, self.beta, self.n_training_draws
+        )
 
     def _set_linear_parts(self, network, mean, components, variances) -> None:
         # Whitened PCA scores as posterior means, so that codes match the N(0, I) prior.
@@ -205,6 +215,7 @@ class VAETransformer(BaseAutoencoder):
             set_linear(network.decoder.linear, components.T * std.T, mean)
 
     def _on_epoch_start(self, epoch: int) -> None:
+        self.network_.n_draws = self.n_training_draws  # may change between warm starts
         warm_up = epoch < self.kl_warmup
         self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
         if warm_up:

@@ -46,6 +46,22 @@ def test_importance_weighted_bound_is_above_the_elbo(small_X):
     assert iwae_1000 == pytest.approx(iwae_200, abs=0.5)
 
 
+# n_training_draws=K trains on the importance-weighted bound: the loss of one
+# sample is minus the bound that score_samples computes from the same K draws.
+def test_training_on_the_importance_weighted_bound(small_X):
+    vae = VAETransformer(n_components=3, n_training_draws=5, **FAST).fit(small_X)
+    assert vae.network_.n_draws == 5 and np.all(np.isfinite(vae.loss_curve_))
+    x = torch.as_tensor((small_X[:1] - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
+    vae.network_.eval()
+    with torch.no_grad():
+        loss = vae.network_.loss(x, x, torch.Generator().manual_seed(0))
+        noise = torch.randn((5, 3), generator=torch.Generator().manual_seed(0))
+        bound = vae.network_.importance_weighted_log_likelihood(x, noise)
+    assert_allclose(loss.numpy(), -bound.numpy(), rtol=1e-5)
+    again = VAETransformer(n_components=3, n_training_draws=5, **FAST).fit(small_X)
+    assert_array_equal(again.transform(small_X), vae.transform(small_X))
+
+
 # score_samples is a density of X in its own units: rescaling a feature by c
 # shifts every log-density by -log(c), as for PCA.
 def test_score_includes_the_scaling_jacobian(small_X):
