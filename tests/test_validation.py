@@ -87,6 +87,21 @@ def test_bad_parameters(Estimator, X, params, message):
         Estimator(**{**FAST, **params}).fit(X)
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"beta": -1.0}, "'beta' parameter"),
+        ({"kl_warmup": -1}, "'kl_warmup' parameter"),
+        ({"n_importance_samples": 0}, "'n_importance_samples' parameter"),
+        ({"n_training_draws": 0}, "'n_training_draws' parameter"),
+        ({"likelihood": "poisson"}, "'likelihood' parameter"),
+    ],
+)
+def test_bad_vae_parameters(X, params, message):
+    with pytest.raises(ValueError, match=message):
+        VAETransformer(**{**FAST, **params}).fit(X)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_cuda_unavailable(Estimator, X, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
