@@ -10,14 +10,13 @@ from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
 from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, set_linear
-from skae._networks import Autoencoder, reconstruction_loss
+from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
 from skae._training import Batches, map_batches
 
 # Relative lower bounds of the fitted variances, against division by zero when
 # the data lie exactly on the decoded manifold or the codes collapse: float32
 # networks do not resolve smaller variances anyway.
 MIN_NOISE_VARIANCE = 1e-6
-LOG_2PI = float(np.log(2 * np.pi))
 
 
 class AutoencoderTransformer(BaseAutoencoder):
@@ -213,7 +212,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.network_.eval()
         codes = map_batches(self._encode_batch, batches, INFERENCE_BATCH_SIZE).double().numpy()
         self.latent_mean_ = codes.mean(axis=0)
-        self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False, ddof=0))
+        self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
         self.noise_variance_ = None
         if self.loss == "mse":
             # Held out if possible: a flexible network fits its training data
