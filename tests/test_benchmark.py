@@ -116,15 +116,16 @@ def odds_dir(tmp_path):
 def test_cli_odds(odds_dir, tmp_path, capsys):
     output_dir = tmp_path / "out"
     argv = ["--dataset", "odds", "--data-dir", str(odds_dir), "--quick", "--n-components", "2"]
-    argv += ["--methods", "iforest", "pca-recon", "pca-ll", "ae", "vae"]
+    argv += ["--methods", "iforest", "pca-recon", "pca-ll", "ae", "vae", "ae-brief"]
     argv += ["--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
     assert main([*argv, "--n-splits", "2"]) == 0
     stdout = capsys.readouterr().out
     header = "| dataset | IsolationForest | PCA reconstruction error | PCA log-likelihood | "
-    assert header + "AutoencoderTransformer | VAETransformer |" in stdout
+    header += "AutoencoderTransformer | VAETransformer | AutoencoderTransformer (brief fit) |"
+    assert header in stdout
     assert "| plane |" in stdout and "| wide |" in stdout and "| **mean** |" in stdout
     report = json.loads((output_dir / "odds_results.json").read_text())
-    assert report["errors"] == [] and len(report["splits"]) == 2 * 2 * 5
+    assert report["errors"] == [] and len(report["splits"]) == 2 * 2 * 6
     pca = [r for r in report["results"] if r["key"] == "pca-recon"]
     # Outliers far off the inliers' plane: every detector finds them.
     assert all(r["roc_auc"] > 0.9 for r in report["results"]), report["results"]

@@ -101,6 +101,21 @@ def _vae(k, s):
     return VAETransformer(k, **s.network_options())
 
 
+# A brief fit of a small network, in the spirit of PyOD's defaults (one
+# hidden layer of 64, 10 epochs): a network trained to convergence also
+# learns to reconstruct the outliers among its training samples.
+BRIEF_FIT = {"hidden_layer_sizes": (64,), "init": "random", "max_iter": 10}
+
+
+def _brief_fit(estimator: type) -> Callable[[int, Settings], object]:
+    def make(k, s):
+        options = {**s.network_options(), **BRIEF_FIT}
+        options["max_iter"] = min(BRIEF_FIT["max_iter"], s.max_iter or BRIEF_FIT["max_iter"])
+        return estimator(k, **options)
+
+    return make
+
+
 def _raw(k, s):
     return FunctionTransformer()  # the identity, with an identity inverse
 
@@ -246,6 +261,20 @@ DETECTORS = [
         "VAETransformer (contamination=0.1)",
         lambda k, s: VAETransformer(k, contamination=0.1, **s.network_options()),
         anomaly_score=_minus_score_samples,
+    ),
+    Method(
+        "ae-brief",
+        "AutoencoderTransformer (brief fit)",
+        _brief_fit(AutoencoderTransformer),
+        anomaly_score=_minus_score_samples,
+        notes="hidden_layer_sizes=(64,), init='random', max_iter=10",
+    ),
+    Method(
+        "vae-brief",
+        "VAETransformer (brief fit)",
+        _brief_fit(VAETransformer),
+        anomaly_score=_minus_score_samples,
+        notes="hidden_layer_sizes=(64,), init='random', max_iter=10",
     ),
 ]
 PYOD_DETECTORS = [
