@@ -55,6 +55,8 @@ def mnist(args) -> None:
         alpha=args.alpha,
         max_iter=args.max_iter,
         kl_warmup=args.kl_warmup,
+        learning_rate=args.learning_rate,
+        n_iter_no_change=args.n_iter_no_change,
         batch_size=args.batch_size,
         n_importance_samples=args.n_importance_samples,
         n_training_draws=args.n_training_draws,
@@ -132,13 +134,15 @@ def main() -> None:
         "--hidden",
         type=int,
         nargs="*",
-        default=[512, 256],
-        help="hidden widths (mlp) or channels (conv); none: the default",
+        default=[],
+        help="hidden widths (mlp) or channels (conv); none: the estimator's default",
     )
     parser.add_argument("--architecture", choices=["mlp", "conv"], default="conv")
     parser.add_argument("--alpha", type=float, default=0.0)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--kl-warmup", type=int, default=10)
+    parser.add_argument("--learning-rate", choices=["constant", "adaptive"], default="constant")
+    parser.add_argument("--n-iter-no-change", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--n-importance-samples", type=int, default=200)
     parser.add_argument(

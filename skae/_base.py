@@ -108,8 +108,18 @@ SHARED_DOCS = {
         0 trains on every sample.
     batch_size : int, default=64
         Samples per optimisation step.
+    learning_rate : {'constant', 'adaptive'}, default='constant'
+        Learning-rate schedule of ``fit``, as in
+        :class:`~sklearn.neural_network.MLPRegressor`. 'constant' keeps
+        `learning_rate_init`. 'adaptive' divides the learning rate by 5 each
+        time the monitored loss has not improved by `tol` for
+        `n_iter_no_change` epochs, where training would otherwise stop; with
+        early stopping, training goes on from the best weights so far. It
+        stops once the learning rate is at or below 1e-6 (or at `max_iter`).
+        Slower, and usually a better optimum (e.g. a VAE's likelihood).
     learning_rate_init : float, default=1e-3
-        Learning rate of the Adam optimiser.
+        Learning rate of the Adam optimiser, at the start of every ``fit`` and
+        ``partial_fit`` call.
     max_iter : int, default=200
         Maximum number of epochs (passes over the data).
     alpha : float, default=0.0
@@ -227,6 +237,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "contamination": [Interval(Real, 0, 0.5, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -255,6 +266,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         noise_level: float = 0.1,
         contamination: float = 0.0,
         batch_size: int = 64,
+        learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
         alpha: float = 0.0,
@@ -279,6 +291,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.noise_level = noise_level
         self.contamination = contamination
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.alpha = alpha
@@ -347,7 +360,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The fitted estimator.
         """
         reset = not (self.warm_start and hasattr(self, "network_"))
-        return self._fit(X, reset=reset, max_epochs=self.max_iter, validate=self.early_stopping)
+        return self._fit(
+            X,
+            reset=reset,
+            max_epochs=self.max_iter,
+            validate=self.early_stopping,
+            adaptive=self.learning_rate == "adaptive",
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -369,7 +388,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The updated estimator.
         """
-        return self._fit(X, reset=not hasattr(self, "network_"), max_epochs=1, validate=False)
+        return self._fit(
+            X, reset=not hasattr(self, "network_"), max_epochs=1, validate=False, adaptive=False
+        )
 
     def transform(self, X):
         """Encode X: the codes (for the VAE, the posterior means) of each sample.
@@ -527,7 +548,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------
     # Fitting
 
-    def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool):
+    def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool):
         self._check_noise_level()
         X = self._validate(X, reset=reset)
         n_validation = self._n_validation(X.shape[0]) if validate else 0
@@ -545,11 +566,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             noise=self.noise,
             noise_level=self.noise_level,
             trim_fraction=self.contamination,
+            adaptive_learning_rate=adaptive,
             mixed_precision=self.mixed_precision,
             verbose=self.verbose,
             on_epoch_start=self._on_epoch_start,
         )
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        for group in self.optimizer_.param_groups:
+            group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
         if not reset and not validate:
             self._history.n_epochs_no_improvement = 0
         history = train(

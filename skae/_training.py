@@ -159,9 +159,14 @@ class TrainingOptions:
     noise_level: float = 0.0
     mixed_precision: bool = False
     trim_fraction: float = 0.0
+    adaptive_learning_rate: bool = False
     verbose: int = 0
     on_epoch_start: Callable[[int], None] | None = None
 
+
+# The adaptive schedule divides the learning rate by this at each plateau, and
+# stops at or below the floor (scikit-learn's MLP values).
+LEARNING_RATE_DIVISOR, LEARNING_RATE_FLOOR = 5.0, 1e-6
 
 # Elements below which torch runs an element-wise kernel on one thread
 # (ATen's ``GRAIN_SIZE``).
@@ -280,6 +285,9 @@ def train(
     stops once the monitored loss (the validation loss with early stopping,
     else the training loss) has not improved by `tol` for `n_iter_no_change`
     epochs. With early stopping the weights of the best epoch are restored.
+    With ``options.adaptive_learning_rate`` a plateau divides the learning
+    rate instead, and training goes on from the best weights, until the rate
+    reaches its floor.
 
     Raises
     ------
@@ -328,12 +336,27 @@ def train(
         else:
             history.n_epochs_no_improvement += 1
         if history.n_epochs_no_improvement >= options.n_iter_no_change:
-            break
+            if not (options.adaptive_learning_rate and _lower_learning_rate(optimizer, options)):
+                break
+            history.n_epochs_no_improvement = 0
+            if best_state is not None:
+                network.load_state_dict(best_state)
     progress.close()
     if best_state is not None:
         network.load_state_dict(best_state)
     network.eval()
     return history
+
+
+def _lower_learning_rate(optimizer: torch.optim.Optimizer, options: TrainingOptions) -> bool:
+    """Divide the learning rate for the next plateau; False once it is at the floor."""
+    if optimizer.param_groups[0]["lr"] <= LEARNING_RATE_FLOOR:
+        return False
+    for group in optimizer.param_groups:
+        group["lr"] /= LEARNING_RATE_DIVISOR
+    if options.verbose >= 2:
+        print(f"Learning rate set to {optimizer.param_groups[0]['lr']:.3g}", file=sys.stderr)
+    return True
 
 
 def _copy_state(network: nn.Module) -> dict[str, torch.Tensor]:

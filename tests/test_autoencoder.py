@@ -161,6 +161,21 @@ def test_early_stopping(small_X, init):
         assert ae.best_loss_ == pytest.approx(curve[ae.best_epoch_ - 1])
 
 
+# learning_rate='adaptive' divides the rate at a plateau where 'constant' stops,
+# and goes on from the best weights: the same start, never a worse optimum.
+def test_adaptive_learning_rate(small_X):
+    params = dict(n_iter_no_change=2, max_iter=300, learning_rate_init=0.01, random_state=0)
+    constant = AutoencoderTransformer(**params).fit(small_X)
+    adaptive = AutoencoderTransformer(learning_rate="adaptive", **params).fit(small_X)
+    n = constant.n_iter_
+    assert adaptive.validation_loss_curve_[:n] == constant.validation_loss_curve_
+    assert adaptive.n_iter_ > n and adaptive.best_loss_ < constant.best_loss_
+    assert adaptive.optimizer_.param_groups[0]["lr"] < 0.01
+    # Each fit starts at learning_rate_init again.
+    adaptive.set_params(warm_start=True, max_iter=1).fit(small_X)
+    assert adaptive.optimizer_.param_groups[0]["lr"] == 0.01
+
+
 # Drops into Pipeline, GridSearchCV (with parallel jobs, scored by `score`) and cross_val_score.
 def test_pipeline_and_grid_search(digits):
     X, y = digits[0][:300], digits[1][:300]

@@ -73,6 +73,7 @@ def test_complex_dtype(Estimator, X):
         ({"activation": "swish"}, "'activation' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"learning_rate_init": -1.0}, "'learning_rate_init' parameter"),
+        ({"learning_rate": "invscaling"}, "'learning_rate' parameter"),
         ({"validation_fraction": 1.0}, "'validation_fraction' parameter"),
         ({"scaling": "robust"}, "'scaling' parameter"),
         ({"noise": "salt"}, "'noise' parameter"),
