@@ -105,13 +105,14 @@ def _vae(k, s):
 # hidden layer of 64, 10 epochs): a network trained to convergence also
 # learns to reconstruct the outliers among its training samples.
 BRIEF_FIT = {"hidden_layer_sizes": (64,), "init": "random", "max_iter": 10}
+BRIEF_FIT_NOTES = ", ".join(f"{name}={value!r}" for name, value in BRIEF_FIT.items())
 
 
 def _brief_fit(estimator: type) -> Callable[[int, Settings], object]:
     def make(k, s):
-        options = {**s.network_options(), **BRIEF_FIT}
-        options["max_iter"] = min(BRIEF_FIT["max_iter"], s.max_iter or BRIEF_FIT["max_iter"])
-        return estimator(k, **options)
+        # --max-iter (e.g. --quick) may shorten the brief fit, never lengthen it.
+        max_iter = min(BRIEF_FIT["max_iter"], s.max_iter or np.inf)
+        return estimator(k, **{**s.network_options(), **BRIEF_FIT, "max_iter": max_iter})
 
     return make
 
@@ -267,14 +268,14 @@ DETECTORS = [
         "AutoencoderTransformer (brief fit)",
         _brief_fit(AutoencoderTransformer),
         anomaly_score=_minus_score_samples,
-        notes="hidden_layer_sizes=(64,), init='random', max_iter=10",
+        notes=BRIEF_FIT_NOTES,
     ),
     Method(
         "vae-brief",
         "VAETransformer (brief fit)",
         _brief_fit(VAETransformer),
         anomaly_score=_minus_score_samples,
-        notes="hidden_layer_sizes=(64,), init='random', max_iter=10",
+        notes=BRIEF_FIT_NOTES,
     ),
 ]
 PYOD_DETECTORS = [
