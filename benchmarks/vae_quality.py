@@ -52,6 +52,7 @@ def mnist(args) -> None:
         likelihood="bernoulli",
         hidden_layer_sizes=tuple(args.hidden) if args.hidden else None,
         architecture=args.architecture,
+        init=args.init,
         alpha=args.alpha,
         max_iter=args.max_iter,
         kl_warmup=args.kl_warmup,
@@ -138,6 +139,7 @@ def main() -> None:
         help="hidden widths (mlp) or channels (conv); none: the estimator's default",
     )
     parser.add_argument("--architecture", choices=["mlp", "conv"], default="conv")
+    parser.add_argument("--init", choices=["pca", "random"], default="pca")
     parser.add_argument("--alpha", type=float, default=0.0)
     parser.add_argument("--max-iter", type=int, default=200)
     parser.add_argument("--kl-warmup", type=int, default=10)

@@ -11,7 +11,7 @@ import contextlib
 import math
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -315,6 +315,8 @@ def train(
         if options.on_epoch_start is not None:
             options.on_epoch_start(epoch)
         loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
+        zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
+        zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)
         monitored = loss
         if validation_batches is not None:
             monitored = evaluate_loss(network, validation_batches, options, seed + 2)
@@ -346,6 +348,40 @@ def train(
         network.load_state_dict(best_state)
     network.eval()
     return history
+
+
+# Magnitudes below which a weight or an Adam moment is set to zero (see
+# `zero_negligible`): a weight of 1e-15 changes no output of a float32
+# network whose weights matter, and a moment of 1e-30 no step, where Adam's
+# eps is 1e-8.
+NEGLIGIBLE_WEIGHT, NEGLIGIBLE_MOMENT = 1e-15, 1e-30
+
+
+def zero_negligible(tensors: Iterable[torch.Tensor], threshold: float) -> None:
+    """Set the entries of `tensors` smaller than `threshold` in magnitude to zero, in place.
+
+    Weight decay (``alpha``) pulls the weights that get no gradient, such as
+    those of dead ReLU units, and their Adam moments towards zero until they,
+    and the activations they produce, are subnormal floats, on which CPU
+    arithmetic is many times slower. A conv VAE with ``alpha=1e-2`` trained on
+    2000 MNIST images went from 0.5 s per epoch to 0.9 s after 60 epochs;
+    clearing such values once per epoch kept it at 0.5 s, the time without
+    weight decay.
+    """
+    with torch.no_grad():
+        for tensor in tensors:
+            if tensor.is_floating_point():
+                tensor.masked_fill_(tensor.abs() < threshold, 0)
+
+
+def _state_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The optimiser's per-parameter state tensors (Adam's moments)."""
+    return [
+        value
+        for state in optimizer.state.values()
+        for value in state.values()
+        if isinstance(value, torch.Tensor) and value.dim() > 0
+    ]
 
 
 def _lower_learning_rate(optimizer: torch.optim.Optimizer, options: TrainingOptions) -> bool:

@@ -5,9 +5,19 @@ import pytest
 import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose
+from torch import nn
 
 from skae import AutoencoderTransformer
-from skae._training import Batches, corrupt, trimmed_mean
+from skae._networks import Autoencoder, mlp
+from skae._training import (
+    Batches,
+    History,
+    TrainingOptions,
+    corrupt,
+    train,
+    trimmed_mean,
+    zero_negligible,
+)
 
 
 # Batches gather rows by index, scale them, and densify sparse rows per batch.
@@ -58,3 +68,22 @@ def test_contamination_keeps_outliers_badly_reconstructed(small_X):
         return np.median(model.score_samples(small_X)) - np.median(model.score_samples(outliers))
 
     assert gap(robust) > gap(plain) + 0.1
+
+
+# Entries below the threshold in magnitude are set to zero; the others are kept.
+def test_zero_negligible():
+    values = torch.tensor([1e-40, -1e-20, 1e-15, -1.5, 0.0, 2e-15])
+    zero_negligible([values, torch.tensor([1, 0])], threshold=1e-15)
+    assert values.tolist() == [0.0, 0.0, pytest.approx(1e-15), -1.5, 0.0, pytest.approx(2e-15)]
+
+
+# Training clears negligible weights, such as those that weight decay leaves
+# behind, here one that gets no gradient at all, once per epoch.
+def test_training_clears_negligible_weights():
+    network = Autoencoder(mlp([3, 4, 2], "relu"), mlp([2, 4, 3], "relu"))
+    network.unused = nn.Parameter(torch.tensor([1e-40, 1e-20, 1.0]))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    X = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+    options = TrainingOptions(max_epochs=1, batch_size=8)
+    train(network, optimizer, Batches(X, torch.device("cpu")), None, options, History(), seed=0)
+    assert network.unused.tolist() == [0.0, 0.0, 1.0]
