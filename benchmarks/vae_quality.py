@@ -61,7 +61,7 @@ def mnist(args) -> None:
         batch_size=args.batch_size,
         n_importance_samples=args.n_importance_samples,
         n_training_draws=args.n_training_draws,
-        random_state=0,
+        random_state=args.random_state,
         verbose=args.verbose,
     )
     start = time.perf_counter()
@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--n-importance-samples", type=int, default=200)
     parser.add_argument(
         "--n-training-draws", type=int, default=1, help="1: ELBO (VAE); K > 1: IWAE bound"
+    )
+    parser.add_argument(
+        "--random-state", type=int, default=0, help="seed of the MNIST VAE (data stay the same)"
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--verbose", type=int, default=0)
