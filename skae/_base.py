@@ -106,6 +106,23 @@ SHARED_DOCS = {
         that outliers in the training data are not learned and stay easy to
         flag with ``score_samples``. Use it for anomaly detection (e.g. 0.1);
         0 trains on every sample.
+    neighbor_weight : float, default=0.0
+        Weight of a parametric t-SNE term (van der Maaten, 2009) added to the
+        loss: within each batch, the divergence between the neighbourhoods of
+        the samples in the (scaled) input space and in the code, per feature
+        of the reconstruction loss. It keeps neighbours together and pushes
+        the rest apart, which separates clusters that a reconstruction loss
+        alone leaves overlapping in a small code (e.g. a 2-D map of MNIST
+        that a linear classifier can read); the decoder is still trained, so
+        ``inverse_transform`` keeps working. 0 (the default) trains for
+        reconstruction alone; 1 to 10 is a useful range. Best with
+        ``init='random'``: the PCA start holds the code near PCA's.
+    perplexity : float, default=5.0
+        The effective number of neighbours of each sample in the t-SNE term,
+        as in :class:`~sklearn.manifold.TSNE` but among the samples of a batch
+        (capped at the batch size minus one), so smaller than TSNE's usual 30:
+        5 in a batch of 64 drawn from 1,800 samples is about 140 in the whole
+        set. Only used when `neighbor_weight` > 0.
     batch_size : int, default=64
         Samples per optimisation step.
     learning_rate : {'constant', 'adaptive'}, default='constant'
@@ -236,6 +253,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "noise": [StrOptions({"gaussian", "masking"}), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "contamination": [Interval(Real, 0, 0.5, closed="left")],
+        "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+        "perplexity": [Interval(Real, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
@@ -265,6 +284,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         noise: str | None = None,
         noise_level: float = 0.1,
         contamination: float = 0.0,
+        neighbor_weight: float = 0.0,
+        perplexity: float = 5.0,
         batch_size: int = 64,
         learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
@@ -290,6 +311,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.noise = noise
         self.noise_level = noise_level
         self.contamination = contamination
+        self.neighbor_weight = neighbor_weight
+        self.perplexity = perplexity
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
@@ -554,6 +577,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_validation = self._n_validation(X.shape[0]) if validate else 0
         if reset:
             self._initialize(X)
+        # Set on every call, so that set_params takes effect on warm starts.
+        self.network_.neighbor_weight = self.neighbor_weight
+        self.network_.perplexity = self.perplexity
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
         self._check_bounds(batches)

@@ -30,6 +30,10 @@ ACTIVATIONS = {
 LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0
 LOG_2PI = math.log(2 * math.pi)
 
+# Bisection steps for the t-SNE bandwidths: the log-precision is searched in
+# [-30, 30], so 30 halvings place it to within 1e-7.
+AFFINITY_BISECTION_STEPS = 30
+
 
 def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     """Linear layers of the given sizes, with `activation` between them."""
@@ -178,14 +182,70 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -
     return per_element.mean(dim=1)
 
 
+def neighbor_loss(x: torch.Tensor, code: torch.Tensor, perplexity: float) -> torch.Tensor:
+    """Per-sample share of the t-SNE divergence between `x` and its `code`
+    within the batch: parametric t-SNE (van der Maaten, 2009).
+
+    P holds the input-space affinities (Gaussian, each row's bandwidth set so
+    that its perplexity is `perplexity`, symmetrised), Q the code-space ones
+    (Student-t with one degree of freedom); sample i's value is ``n`` times
+    row i of KL(P || Q), so that the batch mean is the divergence itself.
+    Neighbours in X are pulled together in the code and the rest pushed
+    apart, which separates clusters that a reconstruction loss alone leaves
+    overlapping in a small code.
+    """
+    n = len(x)
+    if n < 2:
+        return code.new_zeros(n)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=x.device)
+    with torch.no_grad():
+        p = _input_affinities(x.detach().float(), min(perplexity, n - 1), off_diagonal)
+    code = code.float()
+    kernel = 1 / (1 + torch.cdist(code, code).square())
+    log_q = torch.log(kernel) - torch.log((kernel * off_diagonal).sum())
+    divergence = torch.where(off_diagonal, p * (torch.log(p.clamp_min(1e-12)) - log_q), 0)
+    return n * divergence.sum(dim=1)
+
+
+def _input_affinities(
+    x: torch.Tensor, perplexity: float, off_diagonal: torch.Tensor
+) -> torch.Tensor:
+    """t-SNE's joint probabilities P: a bisection per row on the log of the
+    Gaussian precision until the row's entropy is log(perplexity)."""
+    distances = torch.cdist(x, x).square()
+    distances = distances / distances.mean().clamp_min(1e-12)  # the search range is scale-free
+    distances = distances.masked_fill(~off_diagonal, math.inf)
+    low = torch.full((len(x), 1), -30.0, device=x.device)
+    high = torch.full((len(x), 1), 30.0, device=x.device)
+    target = math.log(perplexity)
+    for _ in range(AFFINITY_BISECTION_STEPS):
+        middle = (low + high) / 2
+        conditional = torch.softmax(-distances * middle.exp(), dim=1)
+        entropy = -(conditional * torch.log(conditional.clamp_min(1e-12))).sum(1, keepdim=True)
+        too_flat = entropy > target  # too many neighbours: raise the precision
+        low = torch.where(too_flat, middle, low)
+        high = torch.where(too_flat, high, middle)
+    joint = conditional + conditional.T
+    return joint / joint.sum()
+
+
 class Autoencoder(nn.Module):
     """A deterministic autoencoder: ``decode(encode(x))`` reconstructs ``x``."""
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, loss: str = "mse") -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        loss: str = "mse",
+        neighbor_weight: float = 0.0,
+        perplexity: float = 5.0,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
         self.loss_name = loss
+        self.neighbor_weight = neighbor_weight
+        self.perplexity = perplexity
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -200,8 +260,13 @@ class Autoencoder(nn.Module):
     def loss(
         self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Per-sample reconstruction loss of `target` from input `x`."""
-        return reconstruction_loss(self.decoder(self.encoder(x)), target, self.loss_name)
+        """Per-sample reconstruction loss of `target` from input `x`, plus
+        ``neighbor_weight`` times the t-SNE term when it is positive."""
+        code = self.encoder(x)
+        losses = reconstruction_loss(self.decoder(code), target, self.loss_name)
+        if self.neighbor_weight:
+            losses = losses + self.neighbor_weight * neighbor_loss(target, code, self.perplexity)
+        return losses
 
 
 class VariationalAutoencoder(nn.Module):
@@ -226,6 +291,8 @@ class VariationalAutoencoder(nn.Module):
         likelihood: str = "gaussian",
         beta: float = 1.0,
         n_draws: int = 1,
+        neighbor_weight: float = 0.0,
+        perplexity: float = 5.0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -233,6 +300,8 @@ class VariationalAutoencoder(nn.Module):
         self.likelihood = likelihood
         self.beta = beta
         self.n_draws = n_draws
+        self.neighbor_weight = neighbor_weight
+        self.perplexity = perplexity
         self.kl_weight = beta
         self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
 
@@ -267,8 +336,24 @@ class VariationalAutoencoder(nn.Module):
         self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Per-sample negative ELBO (reconstruction + weight * KL), or negative
-        importance-weighted bound with ``n_draws > 1``, in nats."""
+        importance-weighted bound with ``n_draws > 1``, in nats; plus
+        ``neighbor_weight`` times the t-SNE term on the posterior means, per
+        feature as the bound is a sum over features, so that a weight means
+        the same as for :class:`Autoencoder`, whose loss is a mean."""
         mean, logvar = self.encode(x)
+        losses = self._negative_bound(target, mean, logvar, generator)
+        if self.neighbor_weight:
+            weight = self.neighbor_weight * target.shape[1]
+            losses = losses + weight * neighbor_loss(target, mean, self.perplexity)
+        return losses
+
+    def _negative_bound(
+        self,
+        target: torch.Tensor,
+        mean: torch.Tensor,
+        logvar: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
         weight = self.kl_weight if self.training else self.beta
         shape = (self.n_draws, *mean.shape) if self.n_draws > 1 else mean.shape
         noise = torch.randn(shape, generator=generator, device=mean.device, dtype=mean.dtype)

@@ -81,6 +81,8 @@ def test_complex_dtype(Estimator, X):
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
         ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
         ({"contamination": 0.5}, "'contamination' parameter"),
+        ({"neighbor_weight": -1.0}, "'neighbor_weight' parameter"),
+        ({"perplexity": 0.5}, "'perplexity' parameter"),
     ],
 )
 def test_bad_parameters(Estimator, X, params, message):
