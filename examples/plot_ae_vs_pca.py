@@ -97,7 +97,7 @@ plt.show()
 # %%
 # In PCA's plane several digits run into each other in the middle. The
 # autoencoder bends its map and pulls more of the classes apart. With the
-# neighbour term the digits form separate islands. The VAE packs
+# neighbour term most digits form islands of their own. The VAE packs
 # its codes into one dense cloud around the origin: its KL term pulls every
 # code towards a standard normal distribution, which leaves no empty gaps
 # between the classes. That is what lets it decode random draws from N(0, I)
