@@ -587,6 +587,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         options = TrainingOptions(
             max_epochs=max_epochs,
             batch_size=self.batch_size,
+            # The t-SNE term depends on the batch: validate on batches like training's.
+            evaluation_batch_size=self.batch_size if self.neighbor_weight else None,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             noise=self.noise,

@@ -153,6 +153,9 @@ class History:
 class TrainingOptions:
     max_epochs: int
     batch_size: int
+    # Rows per batch of the validation loss; larger than training batches for
+    # speed, unless the loss depends on the batch (a t-SNE term).
+    evaluation_batch_size: int | None = None
     n_iter_no_change: int = 10
     tol: float = 1e-4
     noise: str | None = None
@@ -266,7 +269,8 @@ def evaluate_loss(
         )
         return network.loss(x_in, x, generator)
 
-    losses = map_batches(loss, batches, 4 * options.batch_size).double()
+    batch_size = options.evaluation_batch_size or 4 * options.batch_size
+    losses = map_batches(loss, batches, batch_size).double()
     return trimmed_mean(losses, options.trim_fraction).item()
 
 

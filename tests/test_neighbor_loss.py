@@ -13,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._networks import _input_affinities, neighbor_loss
+from skae._training import TrainingOptions, evaluate_loss
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 
@@ -89,3 +90,18 @@ def test_neighbor_weight_follows_set_params(digits):
     est.set_params(neighbor_weight=2.0, perplexity=5.0).fit(X)
     assert (est.network_.neighbor_weight, est.network_.perplexity) == (2.0, 5.0)
     assert np.isfinite(est.loss_curve_).all()
+
+
+# With the term on, the validation loss is measured on batches of the training
+# size, so that it is on the training loss's scale (the divergence grows with the
+# batch): training and validation losses agree when both use the same data.
+def test_validation_batches_match_training_batches(digits):
+    X = digits[0][:512]
+    params = dict(batch_size=128, max_iter=3, validation_fraction=0.5, random_state=0)
+    est = AutoencoderTransformer(init="random", neighbor_weight=1.0, **params).fit(X)
+    network, batches = est.network_, est._batches(X)
+    options = TrainingOptions(max_epochs=1, batch_size=128, evaluation_batch_size=128)
+    per_batch = evaluate_loss(network, batches, options, seed=0)
+    options.evaluation_batch_size = None
+    assert evaluate_loss(network, batches, options, seed=0) > per_batch + 0.5
+    assert est.validation_loss_curve_[-1] == pytest.approx(est.loss_curve_[-1], rel=0.1)
