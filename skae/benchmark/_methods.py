@@ -211,6 +211,16 @@ def _pyod_autoencoder(k, s):
     )
 
 
+def _pyod_autoencoder_defaults(k, s):
+    from pyod.models.auto_encoder import AutoEncoder
+
+    options = {"epoch_num": s.max_iter} if s.max_iter is not None else {}
+    # Every parameter at PyOD's default, bottleneck included (hidden_neuron_list=[64, 32]).
+    return AutoEncoder(
+        random_state=s.random_state, device=_pyod_device(s.device), verbose=0, **options
+    )
+
+
 def _pyod_vae(k, s):
     from pyod.models.vae import VAE
 
@@ -285,6 +295,14 @@ PYOD_DETECTORS = [
         _pyod_autoencoder,
         anomaly_score=_decision_function,
         notes="PyOD defaults, hidden_neuron_list=[64, k]",
+    ),
+    Method(
+        "pyod-ae-defaults",
+        "PyOD AutoEncoder (its defaults)",
+        _pyod_autoencoder_defaults,
+        uses_components=False,
+        anomaly_score=_decision_function,
+        notes="every parameter at PyOD's default: hidden_neuron_list=[64, 32]",
     ),
     Method(
         "pyod-vae",
