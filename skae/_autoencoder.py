@@ -204,7 +204,7 @@ class AutoencoderTransformer(BaseAutoencoder):
 
         def score(x: torch.Tensor) -> torch.Tensor:
             code = self.network_.encode(x)
-            output = self.network_.decode(code)
+            output = self.network_.decoder(code)  # logits for loss='bce'
             if self.loss == "mse":
                 log_likelihood = -0.5 * ((output - x).double().square() * precision).sum(dim=1)
             else:  # Bernoulli: minus the summed cross-entropy

@@ -106,6 +106,18 @@ def test_bce_score_samples_flag_random_bits(digits):
     assert ae.noise_variance_ is None
 
 
+def test_bce_score_samples_is_joint_log_density(digits):
+    X = (digits[0][:500] > 8).astype(float)
+    ae = AutoencoderTransformer(
+        n_components=2, loss="bce", scaling=None, max_iter=10, random_state=0
+    ).fit(X)
+    codes = ae.transform(X)
+    p = np.clip(ae.inverse_transform(codes), 1e-12, 1 - 1e-12)
+    expected = multivariate_normal(ae.latent_mean_, ae.latent_covariance_).logpdf(codes)
+    expected += np.sum(X * np.log(p) + (1 - X) * np.log1p(-p), axis=1)
+    assert_allclose(ae.score_samples(X), expected, rtol=1e-5, atol=1e-3)
+
+
 # Sparse input gives the same model as its dense twin.
 def test_sparse_matches_dense(small_X):
     X = np.where(np.abs(small_X) > small_X.std(0), small_X, 0.0)
