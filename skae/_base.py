@@ -790,9 +790,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         low, high = extremes[:, 0].min().item(), extremes[:, 1].max().item()
         if low < -1e-5 or high > 1 + 1e-5:
+            if self.scaling_ is None:
+                hint = "Use scaling='minmax' or 'auto'."
+            else:  # min-max scaled with the range of the data first fitted on
+                hint = (
+                    "These values lie outside the range of the data the scaling was fitted "
+                    "on, where a Bernoulli model has no likelihood: refit on data that "
+                    "covers them, or use the default Gaussian model of X."
+                )
             raise ValueError(
                 f"{self._unit_interval_loss} needs X in [0, 1] (after scaling={self.scaling_!r}),"
-                f" but X ranges over [{low:.4g}, {high:.4g}]. Use scaling='minmax' or 'auto'."
+                f" but X ranges over [{low:.4g}, {high:.4g}]. {hint}"
             )
 
     @property

@@ -120,6 +120,8 @@ def test_bce_needs_unit_interval(X):
         AutoencoderTransformer(loss="bce", scaling=None, **FAST).fit(X)
     ae = AutoencoderTransformer(loss="bce", **FAST).fit(X)
     assert ae.scaling_ == "minmax"
+    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+        ae.score_samples(X * 2)
     with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\]"):
         VAETransformer(likelihood="bernoulli", scaling=None, **FAST).fit(X)
 
