@@ -762,7 +762,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self,
             X,
             reset=reset,
-            accept_sparse=("csr", "csc", "coo"),
+            accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
         )
 

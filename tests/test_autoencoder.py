@@ -119,11 +119,12 @@ def test_bce_score_samples_is_joint_log_density(digits):
 
 
 # Sparse input gives the same model as its dense twin.
-def test_sparse_matches_dense(small_X):
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix])
+def test_sparse_matches_dense(small_X, container):
     X = np.where(np.abs(small_X) > small_X.std(0), small_X, 0.0)
     dense = AutoencoderTransformer(**FAST).fit(X)
-    sparse = AutoencoderTransformer(**FAST).fit(sp.csr_matrix(X))
-    assert_allclose(dense.transform(X), sparse.transform(sp.csr_matrix(X)), rtol=1e-4, atol=1e-5)
+    sparse = AutoencoderTransformer(**FAST).fit(container(X))
+    assert_allclose(dense.transform(X), sparse.transform(container(X)), rtol=1e-4, atol=1e-5)
 
 
 # DataFrames keep their column names; set_output returns DataFrames.
