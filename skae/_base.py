@@ -42,6 +42,13 @@ PCA_INIT_MAX_SAMPLES = 10_000
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
+def _as_rows(X):
+    """A single sample (1-D array or pandas Series) as a one-row 2-D input."""
+    if np.ndim(X) != 1:
+        return X
+    return X.to_frame().T if hasattr(X, "to_frame") else np.atleast_2d(X)
+
+
 def fill_doc(docstring: str) -> str:
     """`docstring`, dedented, with the ``%(name)s`` blocks of SHARED_DOCS filled in."""
     blocks = {name: textwrap.dedent(text).strip("\n") for name, text in SHARED_DOCS.items()}
@@ -525,7 +532,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not isinstance(n_steps, Integral) or n_steps < 2:
             raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}.")
         single = np.ndim(X_start) == 1
-        start, end = (self.transform(np.atleast_2d(X)) for X in (X_start, X_end))
+        start, end = (np.asarray(self.transform(_as_rows(X))) for X in (X_start, X_end))
         if start.shape != end.shape:
             raise ValueError(
                 f"X_start and X_end must have the same shape, got {start.shape} and {end.shape}."

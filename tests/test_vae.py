@@ -1,6 +1,9 @@
 """VAETransformer: posterior means, sampling, interpolation, likelihoods, KL per dimension."""
 
+import warnings
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
@@ -93,6 +96,18 @@ def test_interpolate(small_X):
     assert vae.interpolate(small_X[:3], small_X[3:6], n_steps=4).shape == (3, 4, 20)
     with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
         vae.interpolate(small_X[0], small_X[1], n_steps=1)
+
+
+# Rows of a DataFrame, and pandas output, give the same path as arrays.
+def test_interpolate_with_pandas(small_X):
+    df = pd.DataFrame(small_X, columns=[f"c{i}" for i in range(20)])
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    expected = vae.interpolate(small_X[0], small_X[1], n_steps=4)
+    on_frame = VAETransformer(n_components=3, **FAST).set_output(transform="pandas").fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about lost feature names
+        assert_allclose(on_frame.interpolate(df.iloc[0], df.iloc[1], n_steps=4), expected)
+        assert_allclose(on_frame.interpolate(df[:1], df[1:2], n_steps=4), expected[None])
 
 
 # kl_per_component_ is the mean KL per latent dimension on the training data, and
