@@ -367,8 +367,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """A function giving the per-sample scores of a scaled batch, for one
         :meth:`score_samples` call."""
 
-    def _on_epoch_start(self, epoch: int) -> None:
-        """Called before each training epoch (e.g. for a KL warm-up)."""
+    def _on_epoch_start(self, epoch: int) -> bool:
+        """Called before each training epoch; True if that epoch's training
+        objective differs from the previous one's (e.g. during a KL warm-up)."""
+        return False
 
     # ------------------------------------------------------------------
     # Public API

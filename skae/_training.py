@@ -164,7 +164,9 @@ class TrainingOptions:
     trim_fraction: float = 0.0
     adaptive_learning_rate: bool = False
     verbose: int = 0
-    on_epoch_start: Callable[[int], None] | None = None
+    # Called with the epoch's index before it starts; returns True when it has
+    # changed the training objective (e.g. a KL warm-up step).
+    on_epoch_start: Callable[[int], bool] | None = None
 
 
 # The adaptive schedule divides the learning rate by this at each plateau, and
@@ -316,8 +318,11 @@ def train(
     progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
     for _ in progress:
         epoch = history.n_iter
-        if options.on_epoch_start is not None:
-            options.on_epoch_start(epoch)
+        objective_changed = options.on_epoch_start is not None and options.on_epoch_start(epoch)
+        if objective_changed and validation_batches is None:
+            # The monitored training loss is a new objective: judge convergence
+            # from here. The validation loss always measures the real one.
+            history.best_loss, history.n_epochs_no_improvement = np.inf, 0
         loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
         zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
         zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)

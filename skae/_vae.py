@@ -220,14 +220,10 @@ class VAETransformer(BaseAutoencoder):
         else:
             set_linear(network.decoder.linear, components.T * std.T, mean)
 
-    def _on_epoch_start(self, epoch: int) -> None:
+    def _on_epoch_start(self, epoch: int) -> bool:
         self.network_.n_draws = self.n_training_draws  # may change between warm starts
-        warm_up = epoch < self.kl_warmup
         self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
-        if warm_up:
-            # The objective changes during the warm-up: judge convergence after it.
-            self._history.best_loss = np.inf
-            self._history.n_epochs_no_improvement = 0
+        return epoch <= self.kl_warmup
 
     @property
     def _score_batch_size(self) -> int:

@@ -131,6 +131,15 @@ def test_kl_warmup(small_X):
     assert vae.network_.kl_weight == pytest.approx(2.0 / 5)
 
 
+# The validation loss measures the real objective during a KL warm-up too, so
+# early stopping keeps the starting point when training only made it worse.
+def test_kl_warmup_keeps_a_better_start(small_X):
+    vae = VAETransformer(kl_warmup=5, learning_rate_init=0.3, max_iter=2, random_state=0)
+    vae.fit(small_X)
+    assert vae.best_epoch_ == 0
+    assert vae.best_loss_ < min(vae.validation_loss_curve_)
+
+
 # Bernoulli likelihood on [0, 1] data: scores are log-probabilities, so at most 0.
 def test_bernoulli_likelihood(digits):
     X = (digits[0][:300] > 8).astype(float)
