@@ -613,9 +613,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
         if not reset and not validate:
             self._history.n_epochs_no_improvement = 0
-        history = train(
-            self.network_, self.optimizer_, batches, validation, options, self._history, seed
-        )
+        try:
+            history = train(
+                self.network_, self.optimizer_, batches, validation, options, self._history, seed
+            )
+        except FloatingPointError:
+            if reset:  # a failed fresh fit leaves no model that looks fitted
+                self._forget_fit()
+            raise
         self.loss_curve_ = list(history.loss_curve)
         self.validation_loss_curve_ = list(history.validation_loss_curve)
         self.best_loss_ = history.best_loss
@@ -623,6 +628,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_iter_ = history.n_iter
         self._summarize_fit(batches, validation)
         return self
+
+    def _forget_fit(self) -> None:
+        fitted = [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]
+        for name in fitted:
+            delattr(self, name)
 
     def _initialize(self, X) -> None:
         """Everything that a fresh fit resolves from the parameters and the data."""

@@ -332,8 +332,9 @@ def train(
             history.validation_loss_curve.append(monitored)
         if not (np.isfinite(loss) and np.isfinite(monitored)):
             network.load_state_dict(initial_state)
+            which, value = ("validation", monitored) if np.isfinite(loss) else ("training", loss)
             raise FloatingPointError(
-                f"Training diverged at epoch {epoch + 1}: the loss became {loss}. "
+                f"Training diverged at epoch {epoch + 1}: the {which} loss became {value}. "
                 "Try a smaller learning_rate_init, or check that the input is scaled "
                 "(scaling='standard')."
             )

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 
 from skae import AutoencoderTransformer, VAETransformer
 
@@ -135,6 +136,15 @@ def test_divergence_is_an_error(X):
     with pytest.raises(FloatingPointError, match="Training diverged at epoch"):
         ae.fit(X * 1e30)
     np.testing.assert_array_equal(ae.transform(X), before)
+
+
+# A fresh fit that diverges leaves no model that looks fitted.
+def test_diverged_fresh_fit_is_not_fitted(X):
+    ae = AutoencoderTransformer(**{**FAST, "learning_rate_init": 1e30})
+    with pytest.raises(FloatingPointError, match="epoch 1: the validation loss became nan"):
+        ae.fit(X * 1e30)
+    with pytest.raises(NotFittedError):
+        ae.transform(X)
 
 
 # Parameters are stored as given and never changed by fit.
