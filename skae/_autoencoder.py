@@ -94,6 +94,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         **BaseAutoencoder._parameter_constraints,
         "loss": [StrOptions({"mse", "bce"})],
     }
+    _architecture_parameters = (*BaseAutoencoder._architecture_parameters, "loss")
 
     def __init__(
         self,

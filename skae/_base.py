@@ -42,6 +42,15 @@ PCA_INIT_MAX_SAMPLES = 10_000
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
+def _comparable(value):
+    """`value` in a form that compares equal across equivalent spellings."""
+    if isinstance(value, (str, torch.device)):
+        return str(value)
+    if value is None or np.ndim(value) == 0:
+        return value
+    return tuple(np.ravel(value).tolist())
+
+
 def _as_rows(X):
     """A single sample (1-D array or pandas Series) as a one-row 2-D input."""
     if np.ndim(X) != 1:
@@ -163,6 +172,11 @@ SHARED_DOCS = {
         Smallest improvement of the monitored loss that counts.
     warm_start : bool, default=False
         Whether ``fit`` continues from the previous fit instead of starting anew.
+        Changed training parameters (e.g. ``learning_rate_init``, ``alpha``)
+        take effect; those that define the network (``n_components``,
+        ``hidden_layer_sizes``, ``activation``, ``architecture``,
+        ``image_shape``, ``scaling``, ``device``, and ``loss`` or
+        ``likelihood``) cannot change, here or in ``partial_fit``.
     device : str or torch.device, default='auto'
         Where the network runs: 'auto' (CUDA when available, else CPU), 'cpu',
         'cuda', 'cuda:1', ... Batches are copied to the device as they are used.
@@ -248,6 +262,17 @@ def _is_numeric_dtype(dtype) -> bool:
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class of the autoencoder transformers. Not for direct use."""
+
+    # Fixed by a fresh fit: warm starts and partial_fit refuse to change them.
+    _architecture_parameters: tuple[str, ...] = (
+        "n_components",
+        "hidden_layer_sizes",
+        "activation",
+        "architecture",
+        "image_shape",
+        "scaling",
+        "device",
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -586,9 +611,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_validation = self._n_validation(X.shape[0]) if validate else 0
         if reset:
             self._initialize(X)
-        # Set on every call, so that set_params takes effect on warm starts.
-        self.network_.neighbor_weight = self.neighbor_weight
-        self.network_.perplexity = self.perplexity
+        else:
+            self._check_architecture_unchanged()
+        self._set_training_parameters()
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
         self._check_bounds(batches)
@@ -609,8 +634,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             on_epoch_start=self._on_epoch_start,
         )
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        for group in self.optimizer_.param_groups:
-            group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
         if not reset and not validate:
             self._history.n_epochs_no_improvement = 0
         try:
@@ -628,6 +651,32 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_iter_ = history.n_iter
         self._summarize_fit(batches, validation)
         return self
+
+    def _set_training_parameters(self) -> None:
+        """Set the parameters that shape training on the network and optimizer,
+        on every call, so that set_params takes effect on warm starts."""
+        self.network_.neighbor_weight = self.neighbor_weight
+        self.network_.perplexity = self.perplexity
+        for group in self.optimizer_.param_groups:
+            group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
+            group["weight_decay"] = self.alpha
+
+    def _architecture(self) -> dict:
+        """The parameters fixed by a fresh fit, in comparable form."""
+        return {name: _comparable(getattr(self, name)) for name in self._architecture_parameters}
+
+    def _check_architecture_unchanged(self) -> None:
+        changed = [
+            f"{name}={value!r} (fitted with {self._fitted_architecture[name]!r})"
+            for name, value in self._architecture().items()
+            if value != self._fitted_architecture[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"warm_start and partial_fit continue training the fitted network, but "
+                f"{', '.join(changed)}. Set warm_start=False, or fit a new estimator, to "
+                "change them."
+            )
 
     def _forget_fit(self) -> None:
         fitted = [name for name in vars(self) if name.endswith("_") and not name.startswith("_")]
@@ -659,6 +708,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.network_ = network.to(self.device_)
         self.optimizer_ = self._make_optimizer()
         self._history = History()
+        self._fitted_architecture = self._architecture()
 
     def _initialize_from_pca(self, network: nn.Module, X) -> None:
         """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""

@@ -105,6 +105,7 @@ class VAETransformer(BaseAutoencoder):
 
     __doc__ = fill_doc(__doc__)
 
+    _architecture_parameters = (*BaseAutoencoder._architecture_parameters, "likelihood")
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
@@ -220,8 +221,12 @@ class VAETransformer(BaseAutoencoder):
         else:
             set_linear(network.decoder.linear, components.T * std.T, mean)
 
+    def _set_training_parameters(self) -> None:
+        super()._set_training_parameters()
+        self.network_.beta = self.beta
+        self.network_.n_draws = self.n_training_draws
+
     def _on_epoch_start(self, epoch: int) -> bool:
-        self.network_.n_draws = self.n_training_draws  # may change between warm starts
         self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
         return epoch <= self.kl_warmup
 

@@ -160,6 +160,23 @@ def test_warm_start(small_X):
     assert cold.n_iter_ == 5
 
 
+# A warm start applies changed training parameters, and refuses to change the
+# network it continues (partial_fit too); a fresh fit may change anything.
+def test_warm_start_parameters(small_X):
+    ae = AutoencoderTransformer(**{**FAST, "warm_start": True}).fit(small_X)
+    ae.set_params(alpha=0.5, hidden_layer_sizes=list(FAST["hidden_layer_sizes"])).fit(small_X)
+    assert ae.optimizer_.param_groups[0]["weight_decay"] == 0.5
+    fitted = ae.get_params()
+    for name, value in [("n_components", 3), ("loss", "bce"), ("hidden_layer_sizes", (4,))]:
+        with pytest.raises(ValueError, match=rf"{name}=.* \(fitted with"):
+            ae.set_params(**{name: value}).fit(small_X)
+        with pytest.raises(ValueError, match=rf"{name}=.* \(fitted with"):
+            ae.partial_fit(small_X)
+        ae.set_params(**fitted)
+    ae.set_params(warm_start=False, n_components=3).fit(small_X)
+    assert ae.transform(small_X).shape == (len(small_X), 3)
+
+
 # Early stopping tracks a validation loss and restores the best epoch's weights;
 # the starting point (epoch 0) is a candidate too.
 @pytest.mark.parametrize("init", ["pca", "random"])

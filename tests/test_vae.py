@@ -140,6 +140,13 @@ def test_kl_warmup_keeps_a_better_start(small_X):
     assert vae.best_loss_ < min(vae.validation_loss_curve_)
 
 
+# beta and n_training_draws take effect on warm starts.
+def test_warm_start_sets_beta(small_X):
+    vae = VAETransformer(warm_start=True, **FAST).fit(small_X)
+    vae.set_params(beta=5.0, n_training_draws=3).fit(small_X)
+    assert (vae.network_.beta, vae.network_.kl_weight, vae.network_.n_draws) == (5.0, 5.0, 3)
+
+
 # Bernoulli likelihood on [0, 1] data: scores are log-probabilities, so at most 0.
 def test_bernoulli_likelihood(digits):
     X = (digits[0][:300] > 8).astype(float)
