@@ -583,7 +583,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # A model fitted on a GPU is pickled with its weights on the CPU and is
     # loaded back on its device where that exists, else on the CPU.
     def __getstate__(self):
-        state = super().__getstate__()
+        state = {**super().__getstate__(), "_scaling_tensors": None}  # a cache on the device
         network = state.get("network_")
         if network is not None and next(network.parameters()).device.type != "cpu":
             state = {**state, "network_": _cpu_copy(network)}
@@ -598,7 +598,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 device = torch.device("cpu")
             self.device_ = device
             self.network_.to(device)
-            self._scaling_tensors = None
             if self.optimizer_ is None:
                 self.optimizer_ = self._make_optimizer()
 

@@ -228,6 +228,8 @@ def test_pickle_round_trip_and_gpu_to_cpu(small_X, monkeypatch):
     codes = ae.transform(small_X)
     restored = pickle.loads(pickle.dumps(ae))
     assert_array_equal(restored.transform(small_X), codes)
+    # No tensors on the fitting device are pickled but the network's, moved to the CPU.
+    assert ae._scaling_tensors is not None and ae.__getstate__()["_scaling_tensors"] is None
     # Pretend the model was fitted on CUDA: it must come back on the CPU here.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     ae.device_ = torch.device("cuda")
