@@ -11,7 +11,9 @@ import pytest
 from scipy.io import savemat
 
 from skae.benchmark.__main__ import main
+from skae.benchmark._metrics import detection_scores
 from skae.benchmark._report import REDUCTION_COLUMNS, REDUCTION_CSV_FIELDS, markdown_table
+from skae.benchmark._run import summarize_detection
 
 TABLE_COLUMNS = [
     "method",
@@ -132,6 +134,24 @@ def test_cli_odds(odds_dir, tmp_path, capsys):
     assert [r["n_splits"] for r in pca] == [2, 2]
     for name in ("odds_results.csv", "odds_splits.csv", "odds_mean_roc_auc.png"):
         assert (output_dir / name).stat().st_size > 0
+
+
+# A failed split leaves a gap in its data set's row and in the mean, never a mean
+# over fewer splits or sets; non-finite scores are a failure, not a silent NaN.
+def test_detection_summary_gaps():
+    rows = [
+        {"dataset": d, "method": m, "key": m, "n_components": 2, "n_components_used": 2,
+         "split": s, "roc_auc": 0.5 + 0.1 * s + 0.2 * (d == "b"), "average_precision": 0.5,
+         "fit_seconds": 1.0}
+        for d in ("a", "b") for m in ("good", "flaky") for s in (0, 1)
+        if not (d == "b" and m == "flaky" and s == 1)
+    ]  # fmt: skip
+    per_set, mean = summarize_detection(rows)
+    auc = {(r["dataset"], r["key"]): r["roc_auc"] for r in per_set + mean}
+    assert auc["a", "flaky"] == pytest.approx(0.55) and auc["b", "flaky"] is None
+    assert auc["mean", "good"] == pytest.approx(0.65) and auc["mean", "flaky"] is None
+    with pytest.raises(ValueError, match="1 of 3 anomaly scores are not finite"):
+        detection_scores([0, 1, 0], [0.1, np.nan, 0.2])
 
 
 def test_markdown_table_missing_values():

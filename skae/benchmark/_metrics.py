@@ -77,8 +77,9 @@ def transform_speed(reducer, X_test) -> float:
 def detection_scores(y_true, anomaly_score) -> dict:
     """ROC-AUC and average precision of an anomaly score (higher = more anomalous)."""
     anomaly_score = np.asarray(anomaly_score, dtype=np.float64)
-    if not np.isfinite(anomaly_score).all():
-        return {"roc_auc": np.nan, "average_precision": np.nan}
+    n_bad = np.count_nonzero(~np.isfinite(anomaly_score))
+    if n_bad:
+        raise ValueError(f"{n_bad} of {anomaly_score.size} anomaly scores are not finite.")
     return {
         "roc_auc": float(roc_auc_score(y_true, anomaly_score)),
         "average_precision": float(average_precision_score(y_true, anomaly_score)),

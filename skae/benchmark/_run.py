@@ -215,7 +215,9 @@ def _detect(method, k, settings, X_train, X_test, y_test, label, log) -> dict | 
 def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
     """Per data set (mean and std over splits) and the mean over data sets.
 
-    A method's mean over data sets is given only when it has a result on each.
+    A method's value for a data set is given only when it has a result on each
+    of that set's splits, and its mean over data sets only when it has a value
+    for each set: a failed fit leaves a gap, never a mean over fewer.
     """
     import pandas as pd
 
@@ -238,6 +240,9 @@ def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
         )
         .reset_index()
     )
+    splits_run = per_set["dataset"].map(frame.groupby("dataset")["split"].nunique())
+    metrics = ["roc_auc", "roc_auc_std", "average_precision", "average_precision_std"]
+    per_set.loc[per_set["n_splits"] < splits_run, metrics] = np.nan
     n_sets = frame["dataset"].nunique()
     mean = (
         per_set.groupby(keys, dropna=False, sort=False)
@@ -245,7 +250,7 @@ def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
             roc_auc=("roc_auc", "mean"),
             average_precision=("average_precision", "mean"),
             fit_seconds=("fit_seconds", "mean"),
-            n_datasets=("dataset", "nunique"),
+            n_datasets=("roc_auc", "count"),
         )
         .reset_index()
     )
