@@ -19,10 +19,13 @@ fourth model adds a parametric t-SNE term to the autoencoder's loss
 # --------
 # 1797 images of 8 x 8 pixels, each pixel a count from 0 to 16. A quarter is
 # held out to measure reconstruction error on images the models have not seen.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
@@ -30,6 +33,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(

@@ -21,15 +21,22 @@ the training data and shows what ``contamination`` does about them.
 # The models are fitted on the images of every digit except 7. The test set
 # holds unseen images of the nine normal digits and 60 sevens, which no model
 # has seen: the sevens are the anomalies to find.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import RocCurveDisplay, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer, VAETransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_normal, X_novel = X[y != 7], X[y == 7][:60]

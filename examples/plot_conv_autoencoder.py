@@ -23,12 +23,19 @@ digits and compares them.
 # single-channel image is assumed. Pixel intensities suit the binary
 # cross-entropy loss (``loss='bce'``); with the default ``scaling='auto'`` the
 # counts 0-16 are min-max scaled to [0, 1] internally.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)

@@ -15,13 +15,20 @@ denoising of :class:`~sklearn.decomposition.PCA`, a plain
 # %%
 # Clean training data, noisy test data
 # ------------------------------------
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)

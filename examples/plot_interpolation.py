@@ -18,12 +18,19 @@ two-dimensional VAE's whole latent space.
 # Both autoencoders use a Bernoulli-type output for pixel intensities
 # (``loss='bce'`` and ``likelihood='bernoulli'``); with ``scaling='auto'`` they
 # min-max scale the raw counts themselves.
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from scipy.stats import norm
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer, VAETransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 common = dict(n_components=8, hidden_layer_sizes=(128, 64), max_iter=60, random_state=0)

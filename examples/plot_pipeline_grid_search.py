@@ -18,15 +18,22 @@ choose between PCA and an autoencoder and the number of components.
 # whole (``reduce=[...]``) or set its parameters (``reduce__n_components``).
 # Each fit of the pipeline trains the autoencoder on the training folds only,
 # so no information leaks from the validation fold.
+import warnings
+
 import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 
 from skae import AutoencoderTransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, stratify=y, random_state=0)

@@ -14,13 +14,20 @@ error against ``n_components`` to choose the size of the code.
 # %%
 # Fit both models with eight components
 # -------------------------------------
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+
+# The networks below train for a capped number of epochs, to keep this example
+# fast; scikit-learn would warn that they have not converged.
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X_train, X_test = train_test_split(X, test_size=0.25, stratify=y, random_state=0)

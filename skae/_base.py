@@ -11,6 +11,7 @@ import copy
 import inspect
 import math
 import textwrap
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -25,6 +26,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
@@ -67,7 +69,7 @@ def fill_doc(docstring: str) -> str:
 # Parameter and attribute docs shared by the estimators' docstrings.
 SHARED_DOCS = {
     "network_parameters": """\
-    hidden_layer_sizes : tuple of int, default=None
+    hidden_layer_sizes : int or tuple of int, default=None
         For ``architecture='mlp'``, the widths of the encoder's hidden layers
         (the decoder mirrors them); default ``(256, 128)``. For
         ``architecture='conv'``, the channels of each stride-2 convolution;
@@ -276,7 +278,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", None],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "architecture": [StrOptions({"mlp", "conv"})],
         "image_shape": ["array-like", None],
@@ -417,13 +419,23 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The fitted estimator.
         """
         reset = not (self.warm_start and hasattr(self, "network_"))
-        return self._fit(
+        self._fit(
             X,
             reset=reset,
             max_epochs=self.max_iter,
             validate=self.early_stopping,
             adaptive=self.learning_rate == "adaptive",
         )
+        if not self._history.converged:
+            monitored = "validation" if self.early_stopping else "training"
+            warnings.warn(
+                f"max_iter={self.max_iter} epochs were reached before the {monitored} loss "
+                f"stopped improving by tol={self.tol} for n_iter_no_change="
+                f"{self.n_iter_no_change} epochs. The fit may improve with more epochs.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -741,6 +753,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         hidden = tuple(int(size) for size in np.atleast_1d(hidden))
         if any(size < 1 for size in hidden):
             raise ValueError(f"hidden_layer_sizes must hold positive integers, got {hidden}.")
+        if self.architecture == "conv" and not hidden:
+            raise ValueError(
+                "architecture='conv' needs at least one convolution's channels in "
+                "hidden_layer_sizes, got ()."
+            )
         return make_encoder_decoder(
             n_features,
             n_code_outputs,

@@ -143,6 +143,10 @@ class History:
     best_loss: float = np.inf
     best_epoch: int = 0
     n_epochs_no_improvement: int = 0
+    # Whether the last call stopped by the convergence rule, not at its epoch limit.
+    converged: bool = False
+    # Whether best_loss is a validation loss (else a training loss).
+    monitors_validation: bool = False
 
     @property
     def n_iter(self) -> int:
@@ -314,6 +318,10 @@ def train(
         history.best_loss = evaluate_loss(network, validation_batches, options, seed + 2)
         history.best_epoch, history.n_epochs_no_improvement = history.n_iter, 0
         best_state = initial_state
+    elif history.monitors_validation:  # a training loss cannot be compared with it
+        history.best_loss, history.n_epochs_no_improvement = np.inf, 0
+    history.monitors_validation = validation_batches is not None
+    history.converged = False
     epochs = range(options.max_epochs)
     progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
     for _ in progress:
@@ -349,6 +357,7 @@ def train(
             history.n_epochs_no_improvement += 1
         if history.n_epochs_no_improvement >= options.n_iter_no_change:
             if not (options.adaptive_learning_rate and _lower_learning_rate(optimizer, options)):
+                history.converged = True
                 break
             history.n_epochs_no_improvement = 0
             if best_state is not None:

@@ -1,6 +1,7 @@
 """AutoencoderTransformer: fitting, transforming, scoring and quality against PCA."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
@@ -189,6 +191,27 @@ def test_early_stopping(small_X, init):
     assert ae.best_loss_ <= min(curve)
     if ae.best_epoch_ > 0:
         assert ae.best_loss_ == pytest.approx(curve[ae.best_epoch_ - 1])
+
+
+# partial_fit after an early-stopping fit judges progress on its own training
+# loss, not against the fit's best validation loss (here the smaller one).
+def test_partial_fit_after_early_stopping():
+    X = np.random.RandomState(0).rand(80, 10)
+    ae = AutoencoderTransformer(max_iter=2, warm_start=True, random_state=0).fit(X).fit(X)
+    ae.partial_fit(X)
+    assert ae.loss_curve_[-1] > min(ae.validation_loss_curve_)
+    assert (ae.best_loss_, ae.best_epoch_) == (ae.loss_curve_[-1], ae.n_iter_)
+
+
+# fit warns, as scikit-learn's MLPs do, when max_iter ends training before it
+# converged; partial_fit, one epoch by definition, does not.
+def test_convergence_warning(small_X):
+    with pytest.warns(ConvergenceWarning, match="max_iter=2 epochs were reached"):
+        AutoencoderTransformer(max_iter=2, random_state=0).fit(small_X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        AutoencoderTransformer(n_iter_no_change=2, max_iter=300, random_state=0).fit(small_X)
+        AutoencoderTransformer(max_iter=1, random_state=0).partial_fit(small_X)
 
 
 # learning_rate='adaptive' divides the rate at a plateau where 'constant' stops,

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
 from skae import AutoencoderTransformer, VAETransformer
@@ -89,6 +90,16 @@ def test_complex_dtype(Estimator, X):
 def test_bad_parameters(Estimator, X, params, message):
     with pytest.raises(ValueError, match=message):
         Estimator(**{**FAST, **params}).fit(X)
+
+
+# One hidden layer may be given as an int; a conv network needs a convolution.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_hidden_layer_sizes_forms(Estimator):
+    X = np.random.RandomState(0).rand(30, 16)
+    as_int = Estimator(**{**FAST, "hidden_layer_sizes": 8}).fit(X)
+    assert_array_equal(as_int.transform(X), Estimator(**FAST).fit(X).transform(X))
+    with pytest.raises(ValueError, match="needs at least one convolution"):
+        Estimator(**{**FAST, "architecture": "conv", "hidden_layer_sizes": ()}).fit(X)
 
 
 @pytest.mark.parametrize(
