@@ -94,7 +94,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         **BaseAutoencoder._parameter_constraints,
         "loss": [StrOptions({"mse", "bce"})],
     }
-    _architecture_parameters = (*BaseAutoencoder._architecture_parameters, "loss")
+    _likelihood_parameter = "loss"
 
     def __init__(
         self,

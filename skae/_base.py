@@ -44,15 +44,6 @@ PCA_INIT_MAX_SAMPLES = 10_000
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
-def _comparable(value):
-    """`value` in a form that compares equal across equivalent spellings."""
-    if isinstance(value, (str, torch.device)):
-        return str(value)
-    if value is None or np.ndim(value) == 0:
-        return value
-    return tuple(np.ravel(value).tolist())
-
-
 def _as_rows(X):
     """A single sample (1-D array or pandas Series) as a one-row 2-D input."""
     if np.ndim(X) != 1:
@@ -242,6 +233,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+def _device_key(device: torch.device) -> str:
+    """The device's name, with the index that 'cuda' stands for."""
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return str(device)
+
+
 def _check_numeric_columns(X) -> None:
     """A clear error for DataFrames with non-numeric columns (before any coercion)."""
     dtypes = getattr(X, "dtypes", None)
@@ -265,16 +263,8 @@ def _is_numeric_dtype(dtype) -> bool:
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class of the autoencoder transformers. Not for direct use."""
 
-    # Fixed by a fresh fit: warm starts and partial_fit refuse to change them.
-    _architecture_parameters: tuple[str, ...] = (
-        "n_components",
-        "hidden_layer_sizes",
-        "activation",
-        "architecture",
-        "image_shape",
-        "scaling",
-        "device",
-    )
+    # The parameter that names the model of X given the code ('loss' or 'likelihood').
+    _likelihood_parameter: str
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -419,6 +409,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The fitted estimator.
         """
         reset = not (self.warm_start and hasattr(self, "network_"))
+        if not reset:  # each fit judges convergence anew: its parameters may have changed
+            self._history.restart()
         self._fit(
             X,
             reset=reset,
@@ -617,6 +609,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # Fitting
 
     def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool):
+        try:
+            return self._train(
+                X, reset=reset, max_epochs=max_epochs, validate=validate, adaptive=adaptive
+            )
+        except Exception:
+            if reset:  # a failed fresh fit leaves no model that looks fitted
+                self._forget_fit()
+            raise
+
+    def _train(self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool):
         self._check_noise_level()
         X = self._validate(X, reset=reset)
         n_validation = self._n_validation(X.shape[0]) if validate else 0
@@ -645,16 +647,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             on_epoch_start=self._on_epoch_start,
         )
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        if not reset and not validate:
-            self._history.n_epochs_no_improvement = 0
-        try:
-            history = train(
-                self.network_, self.optimizer_, batches, validation, options, self._history, seed
-            )
-        except FloatingPointError:
-            if reset:  # a failed fresh fit leaves no model that looks fitted
-                self._forget_fit()
-            raise
+        history = train(
+            self.network_, self.optimizer_, batches, validation, options, self._history, seed
+        )
         self.loss_curve_ = list(history.loss_curve)
         self.validation_loss_curve_ = list(history.validation_loss_curve)
         self.best_loss_ = history.best_loss
@@ -673,20 +668,36 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             group["weight_decay"] = self.alpha
 
     def _architecture(self) -> dict:
-        """The parameters fixed by a fresh fit, in comparable form."""
-        return {name: _comparable(getattr(self, name)) for name in self._architecture_parameters}
+        """What defines the fitted network, as a fresh fit resolves it from the
+        parameters (defaults filled in, 'auto' resolved)."""
+        return {
+            "n_components": self.n_components,
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "activation": self.activation,
+            "architecture": self.architecture,
+            "image_shape": self._resolve_image_shape(self.n_features_in_),
+            # 'auto' chose scaling_ from the data the fit saw.
+            "scaling": self.scaling_ if self.scaling == "auto" else self.scaling,
+            "device": _device_key(resolve_device(self.device)),
+            self._likelihood_parameter: getattr(self, self._likelihood_parameter),
+        }
 
     def _check_architecture_unchanged(self) -> None:
+        fitted = getattr(self, "_fitted_architecture", None)
+        if fitted is None:  # pickled by a version that did not record it
+            return
+        # Where the network is now: a model unpickled without CUDA moved to the CPU.
+        fitted = {**fitted, "device": _device_key(self.device_)}
         changed = [
-            f"{name}={value!r} (fitted with {self._fitted_architecture[name]!r})"
+            f"{name} {fitted[name]!r} -> {value!r}"
             for name, value in self._architecture().items()
-            if value != self._fitted_architecture[name]
+            if value != fitted[name]
         ]
         if changed:
             raise ValueError(
-                f"warm_start and partial_fit continue training the fitted network, but "
-                f"{', '.join(changed)}. Set warm_start=False, or fit a new estimator, to "
-                "change them."
+                "warm_start and partial_fit continue training the fitted network, but "
+                f"what defines it has changed: {', '.join(changed)}. Set warm_start=False, "
+                "or fit a new estimator, to change it."
             )
 
     def _forget_fit(self) -> None:
@@ -746,7 +757,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             fused=fused or None,
         )
 
-    def _encoder_decoder(self, n_features: int, n_code_outputs: int):
+    def _hidden_layer_sizes(self) -> tuple[int, ...]:
         hidden = self.hidden_layer_sizes
         if hidden is None:
             hidden = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
@@ -758,12 +769,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "architecture='conv' needs at least one convolution's channels in "
                 "hidden_layer_sizes, got ()."
             )
+        return hidden
+
+    def _encoder_decoder(self, n_features: int, n_code_outputs: int):
         return make_encoder_decoder(
             n_features,
             n_code_outputs,
             self.n_components,
             architecture=self.architecture,
-            hidden_layer_sizes=hidden,
+            hidden_layer_sizes=self._hidden_layer_sizes(),
             activation=self.activation,
             image_shape=self.image_shape_,
             linear_shortcut=self.init == "pca",
@@ -875,9 +889,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         low, high = extremes[:, 0].min().item(), extremes[:, 1].max().item()
         if low < -1e-5 or high > 1 + 1e-5:
-            if self.scaling_ is None:
+            # With 'minmax', or 'auto' on data already in [0, 1], the fitted
+            # data were in [0, 1]: these values lie outside their range.
+            if self.scaling_ != "minmax" and not (self.scaling_ is None and self.scaling == "auto"):
                 hint = "Use scaling='minmax' or 'auto'."
-            else:  # min-max scaled with the range of the data first fitted on
+            else:
                 hint = (
                     "These values lie outside the range of the data the scaling was fitted "
                     "on, where a Bernoulli model has no likelihood: refit on data that "

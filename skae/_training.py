@@ -148,6 +148,10 @@ class History:
     # Whether best_loss is a validation loss (else a training loss).
     monitors_validation: bool = False
 
+    def restart(self) -> None:
+        """Judge convergence anew, from the next epoch on."""
+        self.best_loss, self.n_epochs_no_improvement = np.inf, 0
+
     @property
     def n_iter(self) -> int:
         return len(self.loss_curve)
@@ -319,7 +323,7 @@ def train(
         history.best_epoch, history.n_epochs_no_improvement = history.n_iter, 0
         best_state = initial_state
     elif history.monitors_validation:  # a training loss cannot be compared with it
-        history.best_loss, history.n_epochs_no_improvement = np.inf, 0
+        history.restart()
     history.monitors_validation = validation_batches is not None
     history.converged = False
     epochs = range(options.max_epochs)
@@ -328,9 +332,9 @@ def train(
         epoch = history.n_iter
         objective_changed = options.on_epoch_start is not None and options.on_epoch_start(epoch)
         if objective_changed and validation_batches is None:
-            # The monitored training loss is a new objective: judge convergence
-            # from here. The validation loss always measures the real one.
-            history.best_loss, history.n_epochs_no_improvement = np.inf, 0
+            # A training loss of a new objective cannot be compared with the
+            # best so far; the validation loss always measures the real one.
+            history.best_loss = np.inf
         loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
         zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
         zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)
@@ -355,6 +359,8 @@ def train(
                 best_state = _copy_state(network)
         else:
             history.n_epochs_no_improvement += 1
+        if objective_changed:  # convergence is judged once the objective is fixed
+            history.n_epochs_no_improvement = 0
         if history.n_epochs_no_improvement >= options.n_iter_no_change:
             if not (options.adaptive_learning_rate and _lower_learning_rate(optimizer, options)):
                 history.converged = True

@@ -105,7 +105,7 @@ class VAETransformer(BaseAutoencoder):
 
     __doc__ = fill_doc(__doc__)
 
-    _architecture_parameters = (*BaseAutoencoder._architecture_parameters, "likelihood")
+    _likelihood_parameter = "likelihood"
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],

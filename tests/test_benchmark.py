@@ -146,10 +146,13 @@ def test_detection_summary_gaps():
         for d in ("a", "b") for m in ("good", "flaky") for s in (0, 1)
         if not (d == "b" and m == "flaky" and s == 1)
     ]  # fmt: skip
-    per_set, mean = summarize_detection(rows)
+    per_set, mean = summarize_detection(rows, n_splits=2, n_datasets=2)
     auc = {(r["dataset"], r["key"]): r["roc_auc"] for r in per_set + mean}
     assert auc["a", "flaky"] == pytest.approx(0.55) and auc["b", "flaky"] is None
     assert auc["mean", "good"] == pytest.approx(0.65) and auc["mean", "flaky"] is None
+    # Gaps that no method fills: a split or a whole data set that failed everywhere.
+    per_set, mean = summarize_detection(rows, n_splits=3, n_datasets=3)
+    assert all(r["roc_auc"] is None for r in per_set + mean)
     with pytest.raises(ValueError, match="1 of 3 anomaly scores are not finite"):
         detection_scores([0, 1, 0], [0.1, np.nan, 0.2])
 

@@ -131,6 +131,25 @@ def test_kl_warmup(small_X):
     assert vae.network_.kl_weight == pytest.approx(2.0 / 5)
 
 
+# Convergence is judged after the warm-up, with or without early stopping.
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_kl_warmup_is_not_stopped(early_stopping):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 3)) @ rng.normal(size=(3, 20)) + 0.1 * rng.normal(size=(100, 20))
+    vae = VAETransformer(
+        kl_warmup=30, beta=5.0, n_iter_no_change=3, learning_rate_init=0.01, max_iter=60,
+        early_stopping=early_stopping, hidden_layer_sizes=(16,), random_state=0,
+    ).fit(X)  # fmt: skip
+    assert vae.n_iter_ > 30
+
+
+# A warm start with a new objective judges convergence anew.
+def test_warm_start_with_new_beta_restarts_convergence(small_X):
+    vae = VAETransformer(beta=0.1, warm_start=True, **{**FAST, "max_iter": 10}).fit(small_X)
+    vae.set_params(beta=4.0, n_iter_no_change=3).fit(small_X)
+    assert vae.best_epoch_ > 10  # the best of the new objective, not the old one's
+
+
 # The validation loss measures the real objective during a KL warm-up too, so
 # early stopping keeps the starting point when training only made it worse.
 def test_kl_warmup_keeps_a_better_start(small_X):

@@ -134,6 +134,13 @@ def test_bce_needs_unit_interval(X):
     assert ae.scaling_ == "minmax"
     with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
         ae.score_samples(X * 2)
+    unit = np.abs(X) / np.abs(X).max()
+    ae = AutoencoderTransformer(loss="bce", **FAST).fit(unit)  # in [0, 1]: not scaled
+    assert ae.scaling_ is None
+    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+        ae.score_samples(unit * 2)
+    with pytest.raises(ValueError, match="Use scaling='minmax' or 'auto'"):
+        AutoencoderTransformer(loss="bce", scaling="standard", **FAST).fit(unit)
     with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\]"):
         VAETransformer(likelihood="bernoulli", scaling=None, **FAST).fit(X)
 
@@ -154,6 +161,12 @@ def test_diverged_fresh_fit_is_not_fitted(X):
     ae = AutoencoderTransformer(**{**FAST, "learning_rate_init": 1e30})
     with pytest.raises(FloatingPointError, match="epoch 1: the validation loss became nan"):
         ae.fit(X * 1e30)
+    with pytest.raises(NotFittedError):
+        ae.transform(X)
+    # Any failure of a fresh fit, after a good one.
+    ae = AutoencoderTransformer(**FAST).fit(X).set_params(loss="bce", scaling=None)
+    with pytest.raises(ValueError, match="needs X in"):
+        ae.fit(X * 3)
     with pytest.raises(NotFittedError):
         ae.transform(X)
 

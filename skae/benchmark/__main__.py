@@ -291,7 +291,7 @@ def _detection(args, command: str, start: float) -> int:
         progress=not args.no_progress,
     )
     log.skipped[:0] = skipped
-    per_set, mean = summarize_detection(rows)
+    per_set, mean = summarize_detection(rows, args.n_splits, len(datasets))
     protocol = (
         f"ODDS, {len(datasets)} data set(s); per set {args.n_splits} stratified 60/40 "
         "train/test split(s), StandardScaler fitted on the train split, detectors fitted "

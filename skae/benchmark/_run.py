@@ -212,7 +212,9 @@ def _detect(method, k, settings, X_train, X_test, y_test, label, log) -> dict | 
     return result
 
 
-def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+def summarize_detection(
+    rows: list[dict], n_splits: int, n_datasets: int
+) -> tuple[list[dict], list[dict]]:
     """Per data set (mean and std over splits) and the mean over data sets.
 
     A method's value for a data set is given only when it has a result on each
@@ -240,10 +242,8 @@ def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
         )
         .reset_index()
     )
-    splits_run = per_set["dataset"].map(frame.groupby("dataset")["split"].nunique())
     metrics = ["roc_auc", "roc_auc_std", "average_precision", "average_precision_std"]
-    per_set.loc[per_set["n_splits"] < splits_run, metrics] = np.nan
-    n_sets = frame["dataset"].nunique()
+    per_set.loc[per_set["n_splits"] < n_splits, metrics] = np.nan
     mean = (
         per_set.groupby(keys, dropna=False, sort=False)
         .agg(
@@ -254,7 +254,7 @@ def summarize_detection(rows: list[dict]) -> tuple[list[dict], list[dict]]:
         )
         .reset_index()
     )
-    incomplete = mean["n_datasets"] < n_sets
+    incomplete = mean["n_datasets"] < n_datasets
     mean.loc[incomplete, ["roc_auc", "average_precision"]] = np.nan
     mean.insert(0, "dataset", "mean")
     return _records(per_set), _records(mean)
