@@ -228,7 +228,7 @@ class VAETransformer(BaseAutoencoder):
 
     def _on_epoch_start(self, epoch: int) -> bool:
         self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
-        return epoch <= self.kl_warmup
+        return 0 < self.kl_warmup and epoch <= self.kl_warmup
 
     @property
     def _score_batch_size(self) -> int:

@@ -129,6 +129,9 @@ def test_kl_warmup(small_X):
     assert vae.network_.kl_weight == pytest.approx(2.0)
     vae._on_epoch_start(0)
     assert vae.network_.kl_weight == pytest.approx(2.0 / 5)
+    # The objective changes in epochs 0-4 (the last reaches beta), never without warm-up.
+    assert [vae._on_epoch_start(epoch) for epoch in range(6)] == [True] * 5 + [False]
+    assert not VAETransformer(**FAST).fit(small_X)._on_epoch_start(0)
 
 
 # Convergence is judged after the warm-up, with or without early stopping.
