@@ -166,7 +166,7 @@ SHARED_DOCS = {
     warm_start : bool, default=False
         Whether ``fit`` continues from the previous fit instead of starting anew.
         Changed training parameters (e.g. ``learning_rate_init``, ``alpha``)
-        take effect; those that define the network (``n_components``,
+        take effect; those that define the network (``n_components``, ``init``,
         ``hidden_layer_sizes``, ``activation``, ``architecture``,
         ``image_shape``, ``scaling``, ``device``, and ``loss`` or
         ``likelihood``) cannot change, here or in ``partial_fit``.
@@ -200,8 +200,8 @@ SHARED_DOCS = {
     best_loss_ : float
         Best monitored loss (validation loss with early stopping).
     best_epoch_ : int
-        Epoch (1-based) of `best_loss_`; 0 when early stopping kept the
-        starting point.
+        Epoch (1-based) of `best_loss_`. When early stopping kept the starting
+        point of a fit, the number of epochs run before it: 0 for a fresh fit.
     n_iter_ : int
         Number of epochs run.
 """,
@@ -672,6 +672,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         parameters (defaults filled in, 'auto' resolved)."""
         return {
             "n_components": self.n_components,
+            "init": self.init,  # 'pca' adds a linear shortcut to the networks
             "hidden_layer_sizes": self._hidden_layer_sizes(),
             "activation": self.activation,
             "architecture": self.architecture,

@@ -8,6 +8,7 @@ to the device one at a time, so a data set is never copied to the GPU whole.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import sys
 import warnings
@@ -300,19 +301,21 @@ def train(
     else the training loss) has not improved by `tol` for `n_iter_no_change`
     epochs. With early stopping the weights of the best epoch are restored.
     With ``options.adaptive_learning_rate`` a plateau divides the learning
-    rate instead, and training goes on from the best weights, until the rate
-    reaches its floor.
+    rate instead, and training goes on (from the best weights, with early
+    stopping) until the rate reaches its floor.
 
     Raises
     ------
     FloatingPointError
-        If the loss becomes NaN or infinite; the network is first restored to
-        its state before this call, so a fitted model is never left broken.
+        If the loss becomes NaN or infinite; the network and the optimizer are
+        first restored to their state before this call, so a fitted model is
+        never left broken.
     """
     device = train_batches.device
     shuffle = torch.Generator().manual_seed(seed)
     noise = torch.Generator(device=device).manual_seed(seed + 1)
     initial_state = _copy_state(network)
+    initial_optimizer_state = copy.deepcopy(optimizer.state_dict())
     best_state = None
     if validation_batches is not None:
         # The starting point is a candidate too (with init='pca', the PCA
@@ -341,9 +344,9 @@ def train(
         monitored = loss
         if validation_batches is not None:
             monitored = evaluate_loss(network, validation_batches, options, seed + 2)
-            history.validation_loss_curve.append(monitored)
         if not (np.isfinite(loss) and np.isfinite(monitored)):
             network.load_state_dict(initial_state)
+            optimizer.load_state_dict(initial_optimizer_state)
             which, value = ("validation", monitored) if np.isfinite(loss) else ("training", loss)
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch + 1}: the {which} loss became {value}. "
@@ -351,6 +354,8 @@ def train(
                 "(scaling='standard')."
             )
         history.loss_curve.append(loss)
+        if validation_batches is not None:
+            history.validation_loss_curve.append(monitored)
         _report(progress, options.verbose, history)
         if monitored < history.best_loss - options.tol:
             history.best_loss, history.best_epoch = monitored, epoch + 1

@@ -173,7 +173,9 @@ def test_warm_start_parameters(small_X):
     for same in [{"hidden_layer_sizes": hidden}, {"device": "cpu"}, {"scaling": "global"}]:
         ae.set_params(**same).fit(small_X)
     fitted = ae.get_params()
-    for name, value in [("n_components", 3), ("loss", "bce"), ("hidden_layer_sizes", (4,))]:
+    changes = [("n_components", 3), ("loss", "bce"), ("hidden_layer_sizes", (4,))]
+    changes += [("init", "random")]
+    for name, value in changes:
         with pytest.raises(ValueError, match=rf"has changed: {name} .* -> "):
             ae.set_params(**{name: value}).fit(small_X)
         with pytest.raises(ValueError, match=rf"has changed: {name} .* -> "):

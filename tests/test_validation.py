@@ -154,6 +154,11 @@ def test_divergence_is_an_error(X):
     with pytest.raises(FloatingPointError, match="Training diverged at epoch"):
         ae.fit(X * 1e30)
     np.testing.assert_array_equal(ae.transform(X), before)
+    # The optimizer is restored too, and no loss of the failed epoch is kept:
+    # training goes on normally at a sane learning rate.
+    assert len(ae.validation_loss_curve_) == len(ae.loss_curve_)
+    ae.set_params(learning_rate_init=1e-3).fit(X)
+    assert np.isfinite(ae.loss_curve_[-1]) and len(ae.validation_loss_curve_) == len(ae.loss_curve_)
 
 
 # A fresh fit that diverges leaves no model that looks fitted.
