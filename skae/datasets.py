@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -168,7 +169,8 @@ def load_mnist(
         where = f"folder {folder}" if folder.is_dir() else f"folder {folder}, which does not exist"
         raise FileNotFoundError(
             f"MNIST file(s) {', '.join(missing)} not found in {where}. Pass data_dir= the "
-            "folder holding the IDX files, or download=True to fetch them (needs the network)."
+            "folder holding the IDX files, or download=True to fetch them (needs the network); "
+            "in the benchmark, --data-dir DIR or --download."
         )
     images, labels = read_idx(files["images"]), read_idx(files["labels"])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -238,7 +240,8 @@ def download_mnist(
             try:
                 _fetch(mirror + name, target, md5, timeout)
                 break
-            except (OSError, ValueError) as error:  # URLError is an OSError
+            # URLError is an OSError; a truncated transfer raises IncompleteRead.
+            except (OSError, ValueError, http.client.HTTPException) as error:
                 errors.append(f"{mirror + name}: {error}")
         else:
             raise OSError(f"could not download {name}:\n  " + "\n  ".join(errors))
@@ -319,15 +322,29 @@ def load_odds(path: str | os.PathLike, data_dir: str | os.PathLike | None = None
         raise FileNotFoundError(f"ODDS file {path} does not exist.")
     try:
         contents = loadmat(path)
+    except NotImplementedError:  # MATLAB v7.3 files (ODDS http, smtp) are HDF5
+        contents = _load_hdf5_mat(path)
     except Exception as error:  # scipy raises several types for bad files
         raise ValueError(f"{path} could not be read as a MATLAB .mat file: {error}") from None
     missing = {"X", "y"} - set(contents)
     if missing:
         raise ValueError(f"{path} lacks the array(s) {sorted(missing)}: ODDS files hold X and y.")
     X = np.asarray(contents["X"], dtype=np.float64)
-    y = np.asarray(contents["y"]).ravel().astype(np.int64)
+    y = np.asarray(contents["y"]).ravel()
     if X.ndim != 2 or len(X) != len(y):
         raise ValueError(f"{path}: X of shape {X.shape} and y of shape {y.shape} do not match.")
     if not np.isin(y, (0, 1)).all():
         raise ValueError(f"{path}: y must hold 0 (inlier) and 1 (outlier) only.")
-    return X, y
+    return X, y.astype(np.int64)
+
+
+def _load_hdf5_mat(path: Path) -> dict:
+    """X and y of a MATLAB v7.3 file, which is HDF5 and stores arrays transposed."""
+    try:
+        import h5py
+    except ImportError:
+        raise ValueError(
+            f"{path} is a MATLAB v7.3 (HDF5) file; reading it needs h5py: pip install h5py"
+        ) from None
+    with h5py.File(path, "r") as file:
+        return {key: np.asarray(file[key]).T for key in ("X", "y") if key in file}

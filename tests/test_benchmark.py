@@ -120,6 +120,11 @@ def test_cli_odds(odds_dir, tmp_path, capsys):
     argv = ["--dataset", "odds", "--data-dir", str(odds_dir), "--quick", "--n-components", "2"]
     argv += ["--methods", "iforest", "pca-recon", "pca-ll", "ae", "vae", "ae-brief"]
     argv += ["--output-dir", str(output_dir), "--no-progress", "--device", "cpu"]
+    # Files the run cannot use are skipped with a note, not the end of the run.
+    (odds_dir / "broken.mat").write_bytes(b"not a mat file")
+    y = np.zeros((50, 1))
+    y[0] = 1
+    savemat(odds_dir / "single.mat", {"X": np.random.RandomState(0).normal(size=(50, 4)), "y": y})
     assert main([*argv, "--n-splits", "2"]) == 0
     stdout = capsys.readouterr().out
     header = "| dataset | IsolationForest | PCA reconstruction error | PCA log-likelihood | "
@@ -128,6 +133,8 @@ def test_cli_odds(odds_dir, tmp_path, capsys):
     assert "| plane |" in stdout and "| wide |" in stdout and "| **mean** |" in stdout
     report = json.loads((output_dir / "odds_results.json").read_text())
     assert report["errors"] == [] and len(report["splits"]) == 2 * 2 * 6
+    skipped = " ".join(report["skipped"])
+    assert "broken: " in skipped and "single: 1 outlier(s) in 50 samples" in skipped
     pca = [r for r in report["results"] if r["key"] == "pca-recon"]
     # Outliers far off the inliers' plane: every detector finds them.
     assert all(r["roc_auc"] > 0.9 for r in report["results"]), report["results"]
@@ -169,5 +176,11 @@ def test_cli_rejects_bad_arguments(capsys):
         main(["--dataset", "cifar"])
     with pytest.raises(SystemExit):
         main(["--n-components", "0"])
-    with pytest.raises(ValueError, match="--data-dir"):
+    with pytest.raises(SystemExit, match="--data-dir"):
         main(["--dataset", "odds", "--no-plots", "--no-progress"])
+    with pytest.raises(SystemExit, match="--n-splits must be a positive integer"):
+        main(["--dataset", "odds", "--n-splits", "0"])
+    with pytest.raises(SystemExit, match=r"--methods \['svd'\] do not apply to --dataset odds"):
+        main(["--dataset", "odds", "--methods", "svd", "iforest"])
+    with pytest.raises(SystemExit, match=r"--methods \['iforest'\] do not apply"):
+        main(["--methods", "pca", "iforest"])

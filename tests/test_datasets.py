@@ -3,6 +3,8 @@ and on the shared data folder when it is present (skipped otherwise). No network
 
 import gzip
 import hashlib
+import http.client
+import sys
 
 import numpy as np
 import pytest
@@ -148,6 +150,18 @@ def test_download_mnist(tmp_path, monkeypatch):
     (target / files["t10k"]["images"][0]).unlink()
     X, y = load_mnist(target, download=True)
     assert X.shape == (2, 784) and (target / files["t10k"]["images"][0]).is_file()
+    # A transfer cut short (http.client.IncompleteRead) moves on to the next mirror.
+    fetch, broken = datasets._fetch, tmp_path.as_uri() + "/truncating/"
+
+    def truncating_fetch(address, *args):
+        if address.startswith(broken):
+            raise http.client.IncompleteRead(b"")
+        return fetch(address, *args)
+
+    monkeypatch.setattr(datasets, "_fetch", truncating_fetch)
+    (target / files["t10k"]["images"][0]).unlink()
+    assert download_mnist(target, mirrors=[broken, url]) == target
+    monkeypatch.setattr(datasets, "_fetch", fetch)
 
     # A wrong checksum: an error naming the file, and no partial download left.
     bad = {k: {p: (n, "0" * 32) for p, (n, _) in v.items()} for k, v in files.items()}
@@ -207,12 +221,36 @@ def test_odds_errors(tmp_path, odds_dir):
     savemat(odds_dir / "nolabels.mat", {"X": np.ones((3, 2))})
     with pytest.raises(ValueError, match=r"lacks.*'y'"):
         load_odds(odds_dir / "nolabels.mat")
-    savemat(odds_dir / "badlabels.mat", {"X": np.ones((3, 2)), "y": np.array([[0], [2], [1]])})
-    with pytest.raises(ValueError, match="0 \\(inlier\\) and 1"):
-        load_odds(odds_dir / "badlabels.mat")
+    for bad in ([[0], [2], [1]], [[0], [0.5], [1]]):  # checked before any cast to int
+        savemat(odds_dir / "badlabels.mat", {"X": np.ones((3, 2)), "y": np.array(bad)})
+        with pytest.raises(ValueError, match="0 \\(inlier\\) and 1"):
+            load_odds(odds_dir / "badlabels.mat")
     (odds_dir / "garbage.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(ValueError, match="could not be read"):
         load_odds(odds_dir / "garbage.mat")
+
+
+def _write_v73_mat(path, arrays: dict) -> None:
+    """A MATLAB v7.3 file: HDF5 with arrays stored transposed, after a MATLAB header."""
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w", userblock_size=512) as file:
+        for key, value in arrays.items():
+            file[key] = np.asarray(value).T
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00 ."
+    with open(path, "r+b") as file:
+        file.write(header.ljust(116, b" ") + bytes(8) + b"\x00\x02" + b"IM")
+
+
+# ODDS http and smtp are MATLAB v7.3 (HDF5) files, which scipy cannot read.
+def test_load_odds_v73(tmp_path, monkeypatch):
+    X, y = np.arange(12.0).reshape(4, 3), np.array([[0], [1], [0], [1]])
+    _write_v73_mat(tmp_path / "http.mat", {"X": X, "y": y})
+    X_read, y_read = load_odds(tmp_path / "http.mat")
+    assert_array_equal(X_read, X)
+    assert_array_equal(y_read, y.ravel())
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as if h5py were not installed
+    with pytest.raises(ValueError, match="v7.3 .*needs h5py"):
+        load_odds(tmp_path / "http.mat")
 
 
 # ----------------------------------------------------------------------

@@ -114,6 +114,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.n_components) < 1:
         raise SystemExit("skae-benchmark: error: --n-components must be positive integers")
+    if args.n_splits is not None and args.n_splits < 1:
+        raise SystemExit("skae-benchmark: error: --n-splits must be a positive integer")
+    if args.methods:
+        from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
+
+        kind = DETECTOR_KEYS if args.dataset == "odds" else REDUCER_KEYS
+        unknown = sorted(set(args.methods) - set(kind))
+        if unknown:
+            raise SystemExit(
+                f"skae-benchmark: error: --methods {unknown} do not apply to --dataset "
+                f"{args.dataset}; choose from {kind}"
+            )
     if args.quick and args.max_iter is None:
         args.max_iter = QUICK_MAX_ITER
     if args.n_splits is None:
@@ -178,13 +190,16 @@ def _reduction(args, command: str, start: float) -> int:
     )
     from skae.benchmark._run import run_reduction
 
-    data = load_reduction_data(
-        args.dataset,
-        args.data_dir,
-        download=args.download,
-        quick=args.quick,
-        random_state=args.random_state,
-    )
+    try:
+        data = load_reduction_data(
+            args.dataset,
+            args.data_dir,
+            download=args.download,
+            quick=args.quick,
+            random_state=args.random_state,
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"skae-benchmark: error: {error}") from None
     settings = Settings(
         n_features=data.n_features,
         random_state=args.random_state,
@@ -275,9 +290,12 @@ def _detection(args, command: str, start: float) -> int:
     )
     from skae.benchmark._run import run_detection, summarize_detection
 
-    datasets = load_detection_data(
-        args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
-    )
+    try:
+        datasets, skipped_sets = load_detection_data(
+            args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"skae-benchmark: error: {error}") from None
     methods, skipped = detection_methods(args.methods)
     settings = Settings(
         n_features=0, random_state=args.random_state, device=args.device, max_iter=args.max_iter
@@ -290,7 +308,7 @@ def _detection(args, command: str, start: float) -> int:
         n_splits=args.n_splits,
         progress=not args.no_progress,
     )
-    log.skipped[:0] = skipped
+    log.skipped[:0] = skipped_sets + skipped
     per_set, mean = summarize_detection(rows, args.n_splits, len(datasets))
     protocol = (
         f"ODDS, {len(datasets)} data set(s); per set {args.n_splits} stratified 60/40 "

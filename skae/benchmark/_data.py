@@ -68,10 +68,17 @@ def load_reduction_data(
     )
 
 
+def _too_few_of_a_class(y: np.ndarray) -> bool:
+    n_outliers = int(y.sum())
+    return min(n_outliers, len(y) - n_outliers) < 2
+
+
 def load_detection_data(
     data_dir, names: list[str] | None = None, *, quick: bool = False, random_state=0
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """The ODDS sets in `data_dir` as (name, X, y), optionally only those in `names`."""
+) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], list[str]]:
+    """The ODDS sets in `data_dir` as (name, X, y), optionally only those in
+    `names`, and notes on the files skipped: unreadable, or with fewer than
+    two inliers or outliers, which a stratified 60/40 split needs."""
     if data_dir is None:
         raise ValueError("--dataset odds needs --data-dir, the folder with the ODDS .mat files")
     paths = {path.stem: path for path in list_odds(data_dir)}
@@ -80,12 +87,23 @@ def load_detection_data(
         if unknown:
             raise ValueError(f"ODDS set(s) {unknown} not found; available: {sorted(paths)}")
         paths = {name: paths[name] for name in names}
-    sets = []
+    sets, skipped = [], []
     for name, path in paths.items():
-        X, y = load_odds(path)
-        if quick and len(X) > QUICK_ODDS_SAMPLES:
+        try:
+            X, y = load_odds(path)
+        except ValueError as error:
+            skipped.append(f"{name}: {error}")
+            continue
+        if quick and len(X) > QUICK_ODDS_SAMPLES and not _too_few_of_a_class(y):
             X, _, y, _ = train_test_split(
                 X, y, train_size=QUICK_ODDS_SAMPLES, stratify=y, random_state=random_state
             )
+        if _too_few_of_a_class(y):
+            skipped.append(
+                f"{name}: {int(y.sum())} outlier(s) in {len(y)} samples; need >= 2 of each"
+            )
+            continue
         sets.append((name, X, y))
-    return sets
+    if not sets:
+        raise ValueError("no usable ODDS data set:\n  " + "\n  ".join(skipped))
+    return sets, skipped

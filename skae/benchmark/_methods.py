@@ -326,9 +326,12 @@ def detection_methods(keys: list[str] | None = None) -> tuple[list[Method], list
     return _select(methods, keys), skipped
 
 
+REDUCER_KEYS = [RAW.key, *(m.key for m in REDUCERS)]
+DETECTOR_KEYS = [m.key for m in DETECTORS + PYOD_DETECTORS]
+
+
 def all_method_keys() -> list[str]:
-    keys = [RAW.key, *(m.key for m in REDUCERS), *(m.key for m in DETECTORS + PYOD_DETECTORS)]
-    return list(dict.fromkeys(keys))
+    return list(dict.fromkeys(REDUCER_KEYS + DETECTOR_KEYS))
 
 
 def _select(methods: list[Method], keys: list[str] | None) -> list[Method]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
@@ -59,8 +60,10 @@ def warm_up(settings: Settings) -> None:
     from skae import AutoencoderTransformer, VAETransformer
 
     X = np.random.RandomState(0).normal(size=(64, 8))
-    for estimator in (AutoencoderTransformer, VAETransformer):
-        estimator(2, max_iter=2, device=settings.device, random_state=0).fit(X).score(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # two epochs, on purpose
+        for estimator in (AutoencoderTransformer, VAETransformer):
+            estimator(2, max_iter=2, device=settings.device, random_state=0).fit(X).score(X)
 
 
 def _n_components_or_none(method: Method, n_components: list[int]) -> list[int | None]:
