@@ -425,7 +425,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"stopped improving by tol={self.tol} for n_iter_no_change="
                 f"{self.n_iter_no_change} epochs. The fit may improve with more epochs.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of fit, past the fit-context wrapper
             )
         return self
 
