@@ -162,7 +162,11 @@ SHARED_DOCS = {
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least `tol` before stopping.
     tol : float, default=1e-4
-        Smallest improvement of the monitored loss that counts.
+        Smallest improvement of the monitored loss that counts, in that loss's
+        units: for the autoencoder a mean over features, for the VAE the
+        negative bound in nats per sample, a sum over features, so that a VAE
+        with the default often trains until ``max_iter``
+        (``ConvergenceWarning``); a larger ``tol`` stops it sooner.
     warm_start : bool, default=False
         Whether ``fit`` continues from the previous fit instead of starting anew.
         Changed training parameters (e.g. ``learning_rate_init``, ``alpha``)
