@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -29,3 +30,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+@pytest.fixture
+def assert_starts_as_pca():
+    """A check that a network holds its init='pca' starting weights: the last
+    layer of each non-linear correction is still zero."""
+
+    def check(network) -> None:
+        for shortcut in (network.encoder, network.decoder):
+            layers = [m for m in shortcut.network.modules() if isinstance(m, torch.nn.Linear)]
+            assert torch.count_nonzero(layers[-1].weight) == 0
+
+    return check

@@ -188,15 +188,20 @@ def test_warm_start_parameters(small_X):
 # Early stopping tracks a validation loss and restores the best epoch's weights;
 # the starting point (epoch 0) is a candidate too.
 @pytest.mark.parametrize("init", ["pca", "random"])
-def test_early_stopping(small_X, init):
-    ae = AutoencoderTransformer(
-        init=init, n_iter_no_change=3, max_iter=300, learning_rate_init=0.01, random_state=0
-    ).fit(small_X)
+def test_early_stopping(small_X, init, assert_starts_as_pca):
+    params = dict(init=init, n_iter_no_change=3, learning_rate_init=0.01, random_state=0)
+    ae = AutoencoderTransformer(max_iter=300, **params).fit(small_X)
     curve = ae.validation_loss_curve_
     assert len(curve) == ae.n_iter_ < 300
     assert ae.best_loss_ <= min(curve)
     if ae.best_epoch_ > 0:
         assert ae.best_loss_ == pytest.approx(curve[ae.best_epoch_ - 1])
+        # The weights are the best epoch's: a fit that stops there gives the same model.
+        stopped = AutoencoderTransformer(max_iter=ae.best_epoch_, **params).fit(small_X)
+        assert_allclose(ae.transform(small_X), stopped.transform(small_X), rtol=1e-5, atol=1e-6)
+    else:  # the start, PCA: the non-linear corrections are still zero
+        assert_starts_as_pca(ae.network_)
+    assert (init, ae.best_epoch_ > 0) in [("pca", False), ("random", True)]  # both cases run
 
 
 # partial_fit after an early-stopping fit judges progress on its own training
@@ -268,7 +273,11 @@ def test_pickle_round_trip_and_gpu_to_cpu(small_X, monkeypatch):
 
 
 # The VAE shares the contract: pandas names and pickling work the same way.
-def test_vae_pickle(small_X):
+def test_vae_pickle_and_pandas(small_X):
     vae = VAETransformer(n_components=3, **FAST).fit(small_X)
     restored = pickle.loads(pickle.dumps(vae))
     assert_array_equal(restored.score_samples(small_X), vae.score_samples(small_X))
+    df = pd.DataFrame(small_X, columns=[f"c{i}" for i in range(20)])
+    codes = VAETransformer(n_components=3, **FAST).set_output(transform="pandas").fit_transform(df)
+    assert list(codes.columns) == ["vaetransformer0", "vaetransformer1", "vaetransformer2"]
+    assert list(vae.fit(df).feature_names_in_) == list(df.columns)

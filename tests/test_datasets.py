@@ -54,7 +54,8 @@ def test_load_mnist(mnist_dir):
     assert X.shape == (12, 784) and X.dtype == np.float64
     assert X.min() >= 0 and X.max() <= 1
     assert_array_equal(np.rint(X * 255).astype(np.uint8), images.reshape(12, -1))
-    assert_array_equal(y, labels) and y.dtype == np.int64
+    assert_array_equal(y, labels)
+    assert y.dtype == np.int64
     X32, _ = load_mnist(folder, dtype=np.float32)
     assert X32.dtype == np.float32
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skae import VAETransformer
+from skae import AutoencoderTransformer, VAETransformer
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
@@ -155,11 +155,12 @@ def test_warm_start_with_new_beta_restarts_convergence(small_X):
 
 # The validation loss measures the real objective during a KL warm-up too, so
 # early stopping keeps the starting point when training only made it worse.
-def test_kl_warmup_keeps_a_better_start(small_X):
+def test_kl_warmup_keeps_a_better_start(small_X, assert_starts_as_pca):
     vae = VAETransformer(kl_warmup=5, learning_rate_init=0.3, max_iter=2, random_state=0)
     vae.fit(small_X)
     assert vae.best_epoch_ == 0
     assert vae.best_loss_ < min(vae.validation_loss_curve_)
+    assert_starts_as_pca(vae.network_)  # the starting weights were restored
 
 
 # beta and n_training_draws take effect on warm starts.
@@ -167,6 +168,18 @@ def test_warm_start_sets_beta(small_X):
     vae = VAETransformer(warm_start=True, **FAST).fit(small_X)
     vae.set_params(beta=5.0, n_training_draws=3).fit(small_X)
     assert (vae.network_.beta, vae.network_.kl_weight, vae.network_.n_draws) == (5.0, 5.0, 3)
+
+
+# Generated samples look like the training data: per-pixel means within 0.3
+# standard deviations of the digits' (noise uniform over the pixel range: 1.5).
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_samples_match_the_data(digits, Estimator):
+    X = digits[0][:1000]
+    model = Estimator(n_components=4, hidden_layer_sizes=(64,), max_iter=20, random_state=0)
+    samples = model.fit(X).sample(2000, random_state=0)
+    varied = X.std(0) > 0.5
+    distance = np.abs(samples.mean(0) - X.mean(0))[varied] / X.std(0)[varied]
+    assert distance.max() < 0.3
 
 
 # Bernoulli likelihood on [0, 1] data: scores are log-probabilities, so at most 0.

@@ -1,5 +1,7 @@
 """Bad input and bad parameters get clear errors naming the problem."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -180,6 +182,6 @@ def test_diverged_fresh_fit_is_not_fitted(X):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_parameters_not_mutated(Estimator, X):
     est = Estimator(hidden_layer_sizes=[8], max_iter=2, device="auto", scaling="auto")
-    params = est.get_params()
+    params = copy.deepcopy(est.get_params())  # get_params returns the objects held
     est.fit(X)
     assert est.get_params() == params
