@@ -11,10 +11,12 @@ data sets. A markdown table goes to stdout; CSV, JSON and PNG files to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -110,22 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str) -> NoReturn:
+    """A command-line error: the message, and exit status 1, without a traceback."""
+    raise SystemExit(f"skae-benchmark: error: {message}")
+
+
+@contextlib.contextmanager
+def _data_errors():
+    """Missing or unusable data is the user's to fix: a command-line error."""
+    try:
+        yield
+    except (ValueError, OSError) as error:
+        _fail(str(error))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.n_components) < 1:
-        raise SystemExit("skae-benchmark: error: --n-components must be positive integers")
+        _fail("--n-components must be positive integers")
     if args.n_splits is not None and args.n_splits < 1:
-        raise SystemExit("skae-benchmark: error: --n-splits must be a positive integer")
+        _fail("--n-splits must be a positive integer")
     if args.methods:
         from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
 
         kind = DETECTOR_KEYS if args.dataset == "odds" else REDUCER_KEYS
         unknown = sorted(set(args.methods) - set(kind))
         if unknown:
-            raise SystemExit(
-                f"skae-benchmark: error: --methods {unknown} do not apply to --dataset "
-                f"{args.dataset}; choose from {kind}"
-            )
+            _fail(f"--methods {unknown} do not apply to --dataset {args.dataset}; use {kind}")
     if args.quick and args.max_iter is None:
         args.max_iter = QUICK_MAX_ITER
     if args.n_splits is None:
@@ -190,7 +203,7 @@ def _reduction(args, command: str, start: float) -> int:
     )
     from skae.benchmark._run import run_reduction
 
-    try:
+    with _data_errors():
         data = load_reduction_data(
             args.dataset,
             args.data_dir,
@@ -198,8 +211,6 @@ def _reduction(args, command: str, start: float) -> int:
             quick=args.quick,
             random_state=args.random_state,
         )
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"skae-benchmark: error: {error}") from None
     settings = Settings(
         n_features=data.n_features,
         random_state=args.random_state,
@@ -290,12 +301,10 @@ def _detection(args, command: str, start: float) -> int:
     )
     from skae.benchmark._run import run_detection, summarize_detection
 
-    try:
+    with _data_errors():
         datasets, skipped_sets = load_detection_data(
             args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
         )
-    except (ValueError, OSError) as error:
-        raise SystemExit(f"skae-benchmark: error: {error}") from None
     methods, skipped = detection_methods(args.methods)
     settings = Settings(
         n_features=0, random_state=args.random_state, device=args.device, max_iter=args.max_iter
