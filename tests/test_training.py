@@ -88,3 +88,31 @@ def test_training_clears_negligible_weights():
     options = TrainingOptions(max_epochs=1, batch_size=8)
     train(network, optimizer, Batches(X, torch.device("cpu")), None, options, History(), seed=0)
     assert network.unused.tolist() == [0.0, 0.0, 1.0]
+
+
+# A diverging call restores the network and Adam's state as they were before it,
+# from copies that the failed epoch's updates did not touch.
+def test_divergence_restores_network_and_optimizer():
+    network = Autoencoder(mlp([3, 4, 2], "relu"), mlp([2, 4, 3], "relu"))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    X = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+    options = TrainingOptions(max_epochs=2, batch_size=8)
+    train(network, optimizer, Batches(X, torch.device("cpu")), None, options, History(), seed=0)
+    weights = {k: v.clone() for k, v in network.state_dict().items()}
+    moments = [v.clone() for s in optimizer.state.values() for v in s.values()]
+    optimizer.param_groups[0]["lr"] = 1e30
+    with pytest.raises(FloatingPointError, match="diverged"):
+        train(
+            network,
+            optimizer,
+            Batches(X * 1e30, torch.device("cpu")),
+            None,
+            options,
+            History(),
+            seed=1,
+        )
+    for name, value in network.state_dict().items():
+        assert torch.equal(value, weights[name])
+    restored = [v for s in optimizer.state.values() for v in s.values()]
+    assert all(torch.equal(a, b) for a, b in zip(restored, moments, strict=True))
+    assert optimizer.param_groups[0]["lr"] == 1e30  # the state as the call found it
