@@ -9,7 +9,14 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, set_linear
+from skae._base import (
+    INFERENCE_BATCH_SIZE,
+    BaseAutoencoder,
+    RowMoments,
+    fill_doc,
+    logit,
+    set_linear,
+)
 from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
 from skae._training import Batches, map_batches
 
@@ -218,8 +225,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         self.network_.eval()
         codes = map_batches(self._encode_batch, batches, INFERENCE_BATCH_SIZE).double().numpy()
-        self.latent_mean_ = codes.mean(axis=0)
-        self.latent_covariance_ = np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
+        moments = self._summarize("codes", RowMoments.of(codes, covariance=True))
+        self.latent_mean_, self.latent_covariance_ = moments.mean, moments.covariance
         self.noise_variance_ = None
         if self.loss == "mse":
             # Held out if possible: a flexible network fits its training data
@@ -235,7 +242,8 @@ class AutoencoderTransformer(BaseAutoencoder):
             return (network.decode(network.encode(x)) - x).square().sum(dim=0, keepdim=True)
 
         sums = map_batches(squared_residual, batches, INFERENCE_BATCH_SIZE).double().numpy()
-        variance = sums.sum(axis=0) / len(batches) * self.input_scale_**2
+        mean_square = RowMoments(len(batches), sums.sum(axis=0) / len(batches))
+        variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
         return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:

@@ -14,6 +14,7 @@ import textwrap
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -377,7 +378,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @abstractmethod
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         """Set the fitted attributes that describe the fitted model on the
-        training data (`batches`) and, when there is one, the validation split."""
+        training data (`batches`) and, when there is one, the validation split,
+        through :meth:`_summarize` so that ``partial_fit`` calls add up."""
 
     @abstractmethod
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
@@ -421,6 +423,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             max_epochs=self.max_iter,
             validate=self.early_stopping,
             adaptive=self.learning_rate == "adaptive",
+            accumulate=False,
         )
         if not self._history.converged:
             monitored = "validation" if self.early_stopping else "training"
@@ -437,9 +440,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def partial_fit(self, X, y=None):
         """Train for one epoch on X, initialising the model on the first call.
 
-        The internal scaling is fitted on the first call's data and kept; the
-        summaries of the codes (e.g. ``latent_covariance_``) describe the
-        latest call's data. Early stopping does not apply to ``partial_fit``.
+        The internal scaling is fitted on the first call's data and kept. The
+        summaries of the fit (e.g. ``latent_covariance_``, ``noise_variance_``)
+        describe all the data of the ``partial_fit`` calls since the last
+        ``fit``, each chunk encoded as the network was after its call, like the
+        running statistics of :class:`~sklearn.decomposition.IncrementalPCA`:
+        a small last chunk does not decide them. Early stopping does not apply
+        to ``partial_fit``.
 
         Parameters
         ----------
@@ -454,7 +461,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             The updated estimator.
         """
         return self._fit(
-            X, reset=not hasattr(self, "network_"), max_epochs=1, validate=False, adaptive=False
+            X,
+            reset=not hasattr(self, "network_"),
+            max_epochs=1,
+            validate=False,
+            adaptive=False,
+            accumulate=True,
         )
 
     def transform(self, X):
@@ -612,17 +624,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # ------------------------------------------------------------------
     # Fitting
 
-    def _fit(self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool):
+    def _fit(self, X, *, reset: bool, **training):
         try:
-            return self._train(
-                X, reset=reset, max_epochs=max_epochs, validate=validate, adaptive=adaptive
-            )
+            return self._train(X, reset=reset, **training)
         except Exception:
             if reset:  # a failed fresh fit leaves no model that looks fitted
                 self._forget_fit()
             raise
 
-    def _train(self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool):
+    def _train(
+        self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool, accumulate: bool
+    ):
+        """Train on X; with `accumulate` (``partial_fit``), the fitted
+        summaries add this call's data to those of the calls since the last ``fit``."""
         self._check_noise_level()
         X = self._validate(X, reset=reset)
         n_validation = self._n_validation(X.shape[0]) if validate else 0
@@ -659,8 +673,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.best_loss_ = history.best_loss
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.n_iter
+        if reset or not accumulate or not hasattr(self, "_moments"):  # (an older pickle)
+            self._moments = {}
         self._summarize_fit(batches, validation)
         return self
+
+    def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
+        """`moments` of this call's rows, merged with those of the earlier
+        ``partial_fit`` calls: a stream's summaries describe all its chunks
+        (each as encoded when it was seen), not its last one alone."""
+        earlier = self._moments.get(name)
+        self._moments[name] = moments if earlier is None else earlier.merge(moments)
+        return self._moments[name]
 
     def _set_training_parameters(self) -> None:
         """Set the parameters that shape training on the network and optimizer,
@@ -935,6 +959,34 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+
+
+@dataclass
+class RowMoments:
+    """The number, mean and (optionally) covariance of some rows, mergeable
+    with those of other rows by the pairwise formulas of Chan, Golub and
+    LeVeque (1979), as in :class:`~sklearn.decomposition.IncrementalPCA`."""
+
+    count: int
+    mean: np.ndarray
+    covariance: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rows: np.ndarray, covariance: bool = False) -> RowMoments:
+        rows = np.asarray(rows, dtype=np.float64)
+        cov = np.atleast_2d(np.cov(rows, rowvar=False, bias=True)) if covariance else None
+        return cls(len(rows), rows.mean(axis=0), cov)
+
+    def merge(self, other: RowMoments) -> RowMoments:
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / count)
+        covariance = None
+        if self.covariance is not None:
+            pooled = self.count * self.covariance + other.count * other.covariance
+            spread = np.outer(delta, delta) * (self.count * other.count / count)
+            covariance = (pooled + spread) / count
+        return RowMoments(count, mean, covariance)
 
 
 def _cpu(tensor: torch.Tensor | None) -> torch.Tensor | None:

@@ -10,7 +10,14 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from skae._base import INFERENCE_BATCH_SIZE, BaseAutoencoder, fill_doc, logit, set_linear
+from skae._base import (
+    INFERENCE_BATCH_SIZE,
+    BaseAutoencoder,
+    RowMoments,
+    fill_doc,
+    logit,
+    set_linear,
+)
 from skae._networks import VariationalAutoencoder
 from skae._training import Batches, map_batches
 
@@ -256,8 +263,9 @@ class VAETransformer(BaseAutoencoder):
         network.eval()
         stats = map_batches(posterior, batches, INFERENCE_BATCH_SIZE).double().numpy()
         means, kl = np.split(stats, 2, axis=1)
-        self.kl_per_component_ = kl.mean(axis=0)
-        self.active_components_ = means.var(axis=0) > ACTIVITY_THRESHOLD
+        self.kl_per_component_ = self._summarize("kl", RowMoments.of(kl)).mean
+        spread = np.diag(self._summarize("codes", RowMoments.of(means, covariance=True)).covariance)
+        self.active_components_ = spread > ACTIVITY_THRESHOLD
         self._score_seed = int(self._rng.randint(np.iinfo(np.int32).max))
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:

@@ -153,6 +153,27 @@ def test_partial_fit(small_X):
     assert losses[-1] < losses[0]
 
 
+# The summaries that score_samples and sample use run over all the chunks of a
+# stream, each encoded as the network was after its call: those of the rows
+# stacked, so that a last chunk of one row does not make the codes' covariance
+# singular. fit starts them anew.
+def test_partial_fit_summaries_run_over_the_stream(small_X):
+    ae = AutoencoderTransformer(n_components=3, **FAST)
+    codes, squared_residuals = [], []
+    for chunk in (small_X[:99], small_X[99:]):
+        ae.partial_fit(chunk)
+        codes.append(ae.transform(chunk))
+        squared_residuals.append((chunk - ae.inverse_transform(codes[-1])) ** 2)
+    codes, squared_residuals = np.vstack(codes), np.vstack(squared_residuals)
+    assert_allclose(ae.latent_mean_, codes.mean(axis=0), rtol=1e-6)
+    assert_allclose(ae.latent_covariance_, np.cov(codes.T, bias=True), rtol=1e-6)
+    floor = 1e-6 * np.mean(ae.input_scale_**2)
+    expected = np.maximum(squared_residuals.mean(axis=0), floor)
+    assert_allclose(ae.noise_variance_, expected, rtol=1e-4)
+    ae.fit(small_X)
+    assert_allclose(ae.latent_mean_, ae.transform(small_X).mean(axis=0), rtol=1e-6)
+
+
 # warm_start continues training; without it fit starts anew.
 def test_warm_start(small_X):
     ae = AutoencoderTransformer(**{**FAST, "warm_start": True}).fit(small_X)

@@ -123,6 +123,22 @@ def test_kl_per_component_and_active_components(small_X):
     assert_array_equal(vae.active_components_, vae.transform(small_X).var(0) > 0.01)
 
 
+# partial_fit's summaries run over all the chunks of a stream: a last chunk of
+# one row, whose posterior mean cannot vary, leaves the active dimensions active.
+def test_partial_fit_summaries_run_over_the_stream(small_X):
+    vae = VAETransformer(n_components=4, **FAST)
+    codes, kl = [], []
+    for chunk in (small_X[:99], small_X[99:]):
+        vae.partial_fit(chunk)
+        x = torch.as_tensor((chunk - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
+        with torch.no_grad():
+            kl.append(vae.network_.kl_per_component(*vae.network_.encode(x)).numpy())
+        codes.append(vae.transform(chunk))
+    assert_allclose(vae.kl_per_component_, np.vstack(kl).mean(axis=0), rtol=1e-5)
+    assert_array_equal(vae.active_components_, np.vstack(codes).var(axis=0) > 0.01)
+    assert vae.active_components_.any()
+
+
 # A KL warm-up starts from a small KL weight and ends at beta.
 def test_kl_warmup(small_X):
     vae = VAETransformer(kl_warmup=4, beta=2.0, **{**FAST, "max_iter": 6}).fit(small_X)
