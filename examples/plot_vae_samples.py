@@ -36,12 +36,9 @@ vae = VAETransformer(
     hidden_layer_sizes=(128, 64),
     likelihood="bernoulli",
     kl_warmup=10,
-    max_iter=80,
     random_state=0,
 ).fit(X)
-ae = AutoencoderTransformer(
-    n_components=8, hidden_layer_sizes=(128, 64), max_iter=80, random_state=0
-).fit(X)
+ae = AutoencoderTransformer(n_components=8, hidden_layer_sizes=(128, 64), random_state=0).fit(X)
 
 
 # %%

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import (
@@ -250,12 +251,23 @@ def _check_numeric_columns(X) -> None:
     dtypes = getattr(X, "dtypes", None)
     if dtypes is None or not hasattr(dtypes, "items"):
         return
-    bad = [str(name) for name, dtype in dtypes.items() if not _is_numeric_dtype(dtype)]
+    bad = [
+        str(name)
+        for i, (name, dtype) in enumerate(dtypes.items())
+        if not _is_numeric_dtype(dtype) and not _holds_numbers(X.iloc[:, i])
+    ]
     if bad:
+        shown = bad if len(bad) <= 5 else [*bad[:5], f"... ({len(bad)} in all)"]
         raise TypeError(
-            f"X has non-numeric columns {bad}; encode them first, e.g. with "
+            f"X has non-numeric columns {shown}; encode them first, e.g. with "
             "sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
         )
+
+
+def _holds_numbers(column) -> bool:
+    """Whether an object column holds numbers only, which check_array converts as for arrays."""
+    kind = pd.api.types.infer_dtype(column, skipna=True)
+    return kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean")
 
 
 def _is_numeric_dtype(dtype) -> bool:
@@ -508,10 +520,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"X has {Z.shape[1]} features, but inverse_transform expects codes "
                 f"of n_components={self.n_components} features."
             )
-        batches = Batches(Z, self.device_)
+        offset, scale = self._scaling_arrays()
+        if scale is not None:
+            scale = torch.as_tensor(scale, dtype=torch.float32, device=self.device_)
+
+        def decode(z: torch.Tensor) -> torch.Tensor:
+            x = self.network_.decode(z)
+            return x if scale is None else x * scale
+
         self.network_.eval()
-        decoded = map_batches(self._decode_batch, batches, self._inference_rows)
-        return self._as_output(decoded, Z.dtype)
+        decoded = map_batches(decode, Batches(Z, self.device_), self._inference_rows)
+        decoded = self._as_output(decoded, Z.dtype)
+        # The offset is added in the output's precision, for the reason of Batches'.
+        return decoded if offset is None else decoded + offset.astype(decoded.dtype)
 
     def score_samples(self, X):
         """Per-sample score: higher means more typical of the training data."""
@@ -584,7 +605,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             raise ValueError(
                 f"X_start and X_end must have the same shape, got {start.shape} and {end.shape}."
             )
-        t = np.linspace(0.0, 1.0, n_steps)[None, :, None]
+        t = np.linspace(0.0, 1.0, n_steps, dtype=start.dtype)[None, :, None]  # float32 stays
         codes = (1 - t) * start[:, None, :] + t * end[:, None, :]
         path = self.inverse_transform(codes.reshape(-1, self.n_components))
         path = path.reshape(len(start), n_steps, -1)
@@ -603,7 +624,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # A model fitted on a GPU is pickled with its weights on the CPU and is
     # loaded back on its device where that exists, else on the CPU.
     def __getstate__(self):
-        state = {**super().__getstate__(), "_scaling_tensors": None}  # a cache on the device
+        state = super().__getstate__()
         network = state.get("network_")
         if network is not None and next(network.parameters()).device.type != "cpu":
             state = {**state, "network_": _cpu_copy(network)}
@@ -747,7 +768,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.image_shape_ = self._resolve_image_shape(n_features)
         self.scaling_ = self._resolve_scaling(X)
         self.input_offset_, self.input_scale_ = self._scaling_statistics(X)
-        self._scaling_tensors = None
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
         # Weights are drawn from a seeded fork of torch's global generator, so
         # the fit is reproducible and the user's global RNG state is untouched.
@@ -763,17 +783,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _initialize_from_pca(self, network: nn.Module, X) -> None:
         """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""
-        batches = Batches(X, torch.device("cpu"), None, *map(_cpu, self._scaling()))
+        batches = self._batches(X, device=torch.device("cpu"))
         n_rows = min(len(batches), PCA_INIT_MAX_SAMPLES)
         rows = np.sort(self._rng.choice(len(batches), n_rows, replace=False))
         sample = batches.take(torch.as_tensor(rows)).double().numpy()
-        n_found = min(self.n_components, *sample.shape)
-        pca = PCA(n_found, random_state=self._rng.randint(np.iinfo(np.int32).max)).fit(sample)
+        # n rows vary about their mean in at most n - 1 directions (one row: none).
+        n_found = min(self.n_components, sample.shape[0] - 1, sample.shape[1])
+        seed = self._rng.randint(np.iinfo(np.int32).max)
         components = np.zeros((self.n_components, sample.shape[1]))
-        components[:n_found] = pca.components_
         variances = np.ones(self.n_components)
-        variances[:n_found] = np.maximum(pca.explained_variance_, 1e-12)
-        self._set_linear_parts(network, pca.mean_, components, variances)
+        if n_found > 0:
+            pca = PCA(n_found, random_state=seed).fit(sample)
+            components[:n_found] = pca.components_
+            variances[:n_found] = np.maximum(pca.explained_variance_, 1e-12)
+        self._set_linear_parts(network, sample.mean(axis=0), components, variances)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         # The fused Adam step is one kernel per step instead of a Python loop
@@ -790,9 +813,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         hidden = self.hidden_layer_sizes
         if hidden is None:
             hidden = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
-        hidden = tuple(int(size) for size in np.atleast_1d(hidden))
-        if any(size < 1 for size in hidden):
-            raise ValueError(f"hidden_layer_sizes must hold positive integers, got {hidden}.")
+        sizes = np.atleast_1d(hidden)
+        if sizes.ndim != 1 or not all(
+            isinstance(size, Integral) and size >= 1 for size in sizes.tolist()
+        ):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        hidden = tuple(sizes.tolist())
         if self.architecture == "conv" and not hidden:
             raise ValueError(
                 "architecture='conv' needs at least one convolution's channels in "
@@ -894,20 +922,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             dtype=(np.float64, np.float32),
         )
 
-    def _scaling(self) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
-        """The scaling as float32 tensors on the device (cached), or None for none."""
+    def _scaling_arrays(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """The internal scaling's offset and scale, or None for no scaling."""
         if self.scaling_ is None:
             return None, None
-        if getattr(self, "_scaling_tensors", None) is None:
-            self._scaling_tensors = tuple(
-                torch.as_tensor(a, dtype=torch.float32, device=self.device_)
-                for a in (self.input_offset_, self.input_scale_)
-            )
-        return self._scaling_tensors
+        return self.input_offset_, self.input_scale_
 
-    def _batches(self, X, rows=None) -> Batches:
-        offset, scale = self._scaling()
-        return Batches(X, self.device_, rows, offset, scale)
+    def _batches(self, X, rows=None, device: torch.device | None = None) -> Batches:
+        return Batches(X, device or self.device_, rows, *self._scaling_arrays())
 
     def _check_bounds(self, batches: Batches) -> None:
         """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1]."""
@@ -951,11 +973,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         code = self.network_.encode(x)
         return code[0] if isinstance(code, tuple) else code
 
-    def _decode_batch(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.network_.decode(z.to(torch.float32))
-        offset, scale = self._scaling()
-        return x if offset is None else x * scale + offset
-
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
@@ -987,10 +1004,6 @@ class RowMoments:
             spread = np.outer(delta, delta) * (self.count * other.count / count)
             covariance = (pooled + spread) / count
         return RowMoments(count, mean, covariance)
-
-
-def _cpu(tensor: torch.Tensor | None) -> torch.Tensor | None:
-    return None if tensor is None else tensor.cpu()
 
 
 def logit(p: np.ndarray) -> np.ndarray:

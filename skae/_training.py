@@ -32,8 +32,13 @@ class Batches:
     device : torch.device
     rows : ndarray of int, default=None
         The rows of `data` these batches cover (a split without a copy).
-    offset, scale : Tensor of shape (n_features,), default=None
-        Each batch becomes ``(batch - offset) / scale`` on the device.
+    offset, scale : ndarray of shape (n_features,), default=None
+        Each batch becomes ``(batch - offset) / scale``. The offset is
+        subtracted on the host in the data's precision, as the batch is
+        converted to float32: converted first, a feature whose offset dwarfs
+        its spread (a timestamp) would lose that spread to rounding. The
+        division runs on the device. `offset` and `scale` are kept as float32
+        tensors on the device, for the corruption of denoising.
     """
 
     def __init__(
@@ -41,15 +46,20 @@ class Batches:
         data: np.ndarray | sp.spmatrix,
         device: torch.device,
         rows: np.ndarray | None = None,
-        offset: torch.Tensor | None = None,
-        scale: torch.Tensor | None = None,
+        offset: np.ndarray | None = None,
+        scale: np.ndarray | None = None,
     ) -> None:
         self.sparse = sp.issparse(data)
+        host_dtype = torch.float64 if data.dtype == np.float64 else torch.float32
         self.data = data.tocsr() if self.sparse else _as_tensor(data)
         self.device = device
         self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
-        self.offset = offset
-        self.scale = scale
+        self.offset = self.scale = self._host_offset = None
+        if offset is not None:
+            self._host_offset = torch.as_tensor(offset, dtype=host_dtype)
+            self.offset, self.scale = (
+                torch.as_tensor(a, dtype=torch.float32, device=device) for a in (offset, scale)
+            )
         # Pinned host memory makes the copy to a GPU asynchronous.
         self.pin = device.type == "cuda"
 
@@ -74,12 +84,13 @@ class Batches:
         return self._finish(self.data[start:stop].contiguous())
 
     def _finish(self, batch: torch.Tensor) -> torch.Tensor:
-        if self.pin:
+        if self._host_offset is not None:  # centred and converted in one pass
+            centred = torch.empty(batch.shape, dtype=torch.float32, pin_memory=self.pin)
+            batch = torch.sub(batch, self._host_offset, out=centred)
+        elif self.pin:
             batch = batch.pin_memory()
         batch = batch.to(self.device, torch.float32, non_blocking=True)
-        if self.offset is not None:
-            batch = (batch - self.offset) / self.scale
-        return batch
+        return batch if self.scale is None else batch / self.scale
 
     def iterate(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         """Batches of `batch_size` rows in the given `order`, else in order."""

@@ -184,3 +184,21 @@ def test_cli_rejects_bad_arguments(capsys):
         main(["--dataset", "odds", "--methods", "svd", "iforest"])
     with pytest.raises(SystemExit, match=r"--methods \['iforest'\] do not apply"):
         main(["--methods", "pca", "iforest"])
+
+
+# Arguments that would fail only later, or lose a finished run's results, are
+# checked before anything runs.
+def test_cli_checks_arguments_before_the_run(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    quick = ["--quick", "--methods", "pca", "--no-plots", "--no-progress"]
+    with pytest.raises(SystemExit, match="--max-iter must be a positive integer"):
+        main([*quick, "--max-iter", "0"])
+    with pytest.raises(SystemExit, match="--threads must be 0"):
+        main([*quick, "--threads", "-1"])
+    with pytest.raises(SystemExit, match="--device: device='foo' is not a valid torch device"):
+        main([*quick, "--device", "foo"])
+    with pytest.raises(SystemExit, match=f"--output-dir {a_file}"):
+        main([*quick, "--output-dir", str(a_file)])
+    with pytest.raises(SystemExit, match="--output-dir"):
+        main([*quick, "--output-dir", str(a_file / "below")])

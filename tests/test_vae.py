@@ -94,6 +94,8 @@ def test_interpolate(small_X):
     ends = vae.inverse_transform(vae.transform(small_X[:2]))
     assert_allclose(path[[0, -1]], ends, rtol=1e-5, atol=1e-6)
     assert vae.interpolate(small_X[:3], small_X[3:6], n_steps=4).shape == (3, 4, 20)
+    X32 = small_X.astype(np.float32)
+    assert vae.interpolate(X32[0], X32[1], n_steps=3).dtype == np.float32
     with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
         vae.interpolate(small_X[0], small_X[1], n_steps=1)
 
@@ -137,6 +139,15 @@ def test_partial_fit_summaries_run_over_the_stream(small_X):
     assert_allclose(vae.kl_per_component_, np.vstack(kl).mean(axis=0), rtol=1e-5)
     assert_array_equal(vae.active_components_, np.vstack(codes).var(axis=0) > 0.01)
     assert vae.active_components_.any()
+
+
+# A first chunk of one row starts from a PCA of no directions, not from the
+# undefined variance of a single sample (which made the weights NaN).
+def test_fits_a_single_row(small_X):
+    vae = VAETransformer(n_components=2, **FAST).partial_fit(small_X[:1])
+    assert np.isfinite(vae.transform(small_X)).all()
+    vae.partial_fit(small_X)
+    assert np.isfinite(vae.score_samples(small_X)).all()
 
 
 # A KL warm-up starts from a small KL weight and ends at beta.

@@ -61,6 +61,14 @@ def test_non_numeric_columns(Estimator, X):
     df.columns = df.columns.astype(str)
     with pytest.raises(TypeError, match=r"non-numeric columns \['city'\]"):
         Estimator(**FAST).fit(df)
+    # Numbers held in object columns are numbers, as check_array takes them.
+    numbers = pd.DataFrame(X).astype(object)
+    assert_array_equal(
+        Estimator(**FAST).fit(numbers).transform(numbers), Estimator(**FAST).fit(X).transform(X)
+    )
+    # A long list of columns is cut short.
+    with pytest.raises(TypeError, match=r"'4', '... \(8 in all\)'\]"):
+        Estimator(**FAST).fit(pd.DataFrame(np.full((5, 8), "s")))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -82,6 +90,8 @@ def test_complex_dtype(Estimator, X):
         ({"scaling": "robust"}, "'scaling' parameter"),
         ({"noise": "salt"}, "'noise' parameter"),
         ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must hold positive integers"),
+        ({"hidden_layer_sizes": (2.5,)}, "hidden_layer_sizes must hold positive integers"),
+        ({"hidden_layer_sizes": [[3, 4]]}, "hidden_layer_sizes must hold positive integers"),
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
         ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
         ({"contamination": 0.5}, "'contamination' parameter"),

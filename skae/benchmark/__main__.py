@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import sys
 import time
@@ -126,12 +127,37 @@ def _data_errors():
         _fail(str(error))
 
 
+def _check_device(device: str) -> None:
+    from skae._base import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as error:
+        _fail(f"--device: {error}")
+
+
+def _prepare_output_dir(folder: Path) -> None:
+    """Created before the run, so that a bad folder does not cost its results."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _fail(f"--output-dir {folder}: {error.strerror or error}")
+    if not os.access(folder, os.W_OK):
+        _fail(f"--output-dir {folder} is not writable")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.n_components) < 1:
         _fail("--n-components must be positive integers")
     if args.n_splits is not None and args.n_splits < 1:
         _fail("--n-splits must be a positive integer")
+    if args.max_iter is not None and args.max_iter < 1:
+        _fail("--max-iter must be a positive integer")
+    if args.threads < 0:
+        _fail("--threads must be 0 (the libraries' defaults) or a positive integer")
+    _check_device(args.device)
+    _prepare_output_dir(args.output_dir)
     if args.methods:
         from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
 
@@ -241,9 +267,7 @@ def _reduction(args, command: str, start: float) -> int:
         flush=True,
     )
 
-    out = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    prefix = out / args.dataset
+    prefix = args.output_dir / args.dataset
     csv_path = Path(f"{prefix}_results.csv")
     write_csv(rows, csv_path, REDUCTION_CSV_FIELDS)
     files = [csv_path]
@@ -329,9 +353,7 @@ def _detection(args, command: str, start: float) -> int:
     print(_header(args, protocol))
     print(detection_tables(per_set, mean), flush=True)
 
-    out = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    prefix = out / "odds"
+    prefix = args.output_dir / "odds"
     files = [Path(f"{prefix}_results.csv"), Path(f"{prefix}_splits.csv")]
     write_csv(per_set + mean, files[0], DETECTION_CSV_FIELDS)
     write_csv(rows, files[1], DETECTION_SPLIT_FIELDS)
