@@ -914,13 +914,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _validate(self, X, *, reset: bool):
         _check_numeric_columns(X)
-        return validate_data(
+        X = validate_data(
             self,
             X,
             reset=reset,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
         )
+        values = X.data if sp.issparse(X) else X
+        if values.dtype == np.float64 and values.size:
+            largest = max(values.max(), -values.min())
+            if largest > np.finfo(np.float32).max:
+                raise ValueError(
+                    f"X holds values up to {largest:.3g} in magnitude, beyond float32's "
+                    "range, in which the networks compute; rescale X first."
+                )
+        return X
 
     def _scaling_arrays(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """The internal scaling's offset and scale, or None for no scaling."""

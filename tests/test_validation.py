@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
@@ -69,6 +70,16 @@ def test_non_numeric_columns(Estimator, X):
     # A long list of columns is cut short.
     with pytest.raises(TypeError, match=r"'4', '... \(8 in all\)'\]"):
         Estimator(**FAST).fit(pd.DataFrame(np.full((5, 8), "s")))
+
+
+# Finite float64 values beyond float32's range would become inf in the networks.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_values_beyond_float32(Estimator, X):
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        Estimator(**FAST).fit(X * 1e40)
+    model = Estimator(**FAST).fit(X)
+    with pytest.raises(ValueError, match=r"up to \d\.\d+e\+40"):
+        model.transform(sp.csr_matrix(-X * 1e40))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
