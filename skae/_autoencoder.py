@@ -60,8 +60,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     noise_variance_ : ndarray of shape (n_features_in_,) or None
         For ``loss='mse'``, the variance of each feature's reconstruction
         residual in X's units, measured on the validation split when there is
-        one (training residuals understate it), else on the training data.
-        None for ``loss='bce'``.
+        one (training residuals understate it), else on the training data
+        (pooled over the calls, with :meth:`partial_fit`). None for
+        ``loss='bce'``.
     %(feature_attributes)s
 
     See Also

@@ -454,11 +454,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         The internal scaling is fitted on the first call's data and kept. The
         summaries of the fit (e.g. ``latent_covariance_``, ``noise_variance_``)
-        describe all the data of the ``partial_fit`` calls since the last
-        ``fit``, each chunk encoded as the network was after its call, like the
-        running statistics of :class:`~sklearn.decomposition.IncrementalPCA`:
-        a small last chunk does not decide them. Early stopping does not apply
-        to ``partial_fit``.
+        are running statistics, as in
+        :class:`~sklearn.decomposition.IncrementalPCA`: they pool this call's
+        data with that of the earlier calls since the last ``fit`` (whose own
+        data count too), each encoded as the network was after its call, so
+        that a small last chunk does not decide them. Early stopping does not
+        apply to ``partial_fit``.
 
         Parameters
         ----------
@@ -498,7 +499,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._validate(X, reset=False)
         self.network_.eval()
         codes = map_batches(self._encode_batch, self._batches(X), self._inference_rows)
-        return self._as_output(codes, X.dtype)
+        return self._as_output(_finite(codes, "codes"), X.dtype)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space (undoing the internal scaling).
@@ -542,7 +543,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_bounds(batches)
         self.network_.eval()
         scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
-        return scores.double().numpy()
+        return _finite(scores, "scores").double().numpy()
 
     def score(self, X, y=None) -> float:
         """Mean of :meth:`score_samples`, so that model selection needs no scorer.
@@ -657,7 +658,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool, accumulate: bool
     ):
         """Train on X; with `accumulate` (``partial_fit``), the fitted
-        summaries add this call's data to those of the calls since the last ``fit``."""
+        summaries pool this call's data with that summarised since the last
+        ``fit`` (see :meth:`partial_fit`)."""
         self._check_noise_level()
         X = self._validate(X, reset=reset)
         n_validation = self._n_validation(X.shape[0]) if validate else 0
@@ -665,6 +667,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._initialize(X)
         else:
             self._check_architecture_unchanged()
+            self._check_float32_reach(X)
         self._set_training_parameters()
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
@@ -768,6 +771,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.image_shape_ = self._resolve_image_shape(n_features)
         self.scaling_ = self._resolve_scaling(X)
         self.input_offset_, self.input_scale_ = self._scaling_statistics(X)
+        self._check_float32_reach(X)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
         # Weights are drawn from a seeded fork of torch's global generator, so
         # the fit is reproducible and the user's global RNG state is untouched.
@@ -886,6 +890,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
         return offset, np.where(scale > tiny, scale, 1.0)
 
+    def _check_float32_reach(self, X) -> None:
+        """The networks compute in float32: X, once centred, must lie in its range."""
+        low, high = _min_max(X)
+        reach = float(np.max(np.maximum(high - self.input_offset_, self.input_offset_ - low)))
+        if reach > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"X lies up to {reach:.3g} from the scaling's offset, beyond the range of "
+                "float32, in which the networks compute; rescale X first."
+            )
+
     def _check_noise_level(self) -> None:
         if self.noise == "masking" and self.noise_level >= 1:
             raise ValueError(
@@ -914,22 +928,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _validate(self, X, *, reset: bool):
         _check_numeric_columns(X)
-        X = validate_data(
+        return validate_data(
             self,
             X,
             reset=reset,
             accept_sparse=("csr", "csc"),
             dtype=(np.float64, np.float32),
         )
-        values = X.data if sp.issparse(X) else X
-        if values.dtype == np.float64 and values.size:
-            largest = max(values.max(), -values.min())
-            if largest > np.finfo(np.float32).max:
-                raise ValueError(
-                    f"X holds values up to {largest:.3g} in magnitude, beyond float32's "
-                    "range, in which the networks compute; rescale X first."
-                )
-        return X
 
     def _scaling_arrays(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """The internal scaling's offset and scale, or None for no scaling."""
@@ -985,6 +990,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+
+
+def _finite(values: torch.Tensor, what: str) -> torch.Tensor:
+    """`values`, computed from finite X by a fitted network: not finite only if X overflowed it."""
+    if not torch.isfinite(values).all():
+        raise ValueError(
+            f"Some {what} are not finite: X holds values too large for the float32 "
+            "networks (about 3.4e38 from the scaling's offset, or large enough to "
+            "overflow a layer); rescale X first."
+        )
+    return values
 
 
 @dataclass

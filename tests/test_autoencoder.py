@@ -156,7 +156,7 @@ def test_partial_fit(small_X):
 # The summaries that score_samples and sample use run over all the chunks of a
 # stream, each encoded as the network was after its call: those of the rows
 # stacked, so that a last chunk of one row does not make the codes' covariance
-# singular. fit starts them anew.
+# singular.
 def test_partial_fit_summaries_run_over_the_stream(small_X):
     ae = AutoencoderTransformer(n_components=3, **FAST)
     codes, squared_residuals = [], []
@@ -170,8 +170,13 @@ def test_partial_fit_summaries_run_over_the_stream(small_X):
     floor = 1e-6 * np.mean(ae.input_scale_**2)
     expected = np.maximum(squared_residuals.mean(axis=0), floor)
     assert_allclose(ae.noise_variance_, expected, rtol=1e-4)
+    # fit starts them anew, on its own data, with which a later partial_fit pools.
     ae.fit(small_X)
-    assert_allclose(ae.latent_mean_, ae.transform(small_X).mean(axis=0), rtol=1e-6)
+    fitted = ae.transform(small_X)
+    assert_allclose(ae.latent_mean_, fitted.mean(axis=0), rtol=1e-6)
+    ae.partial_fit(small_X[:10])
+    pooled = np.vstack([fitted, ae.transform(small_X[:10])])
+    assert_allclose(ae.latent_mean_, pooled.mean(axis=0), rtol=1e-6)
 
 
 # The scaling centres each batch in X's precision before float32: features

@@ -171,19 +171,21 @@ def test_markdown_table_missing_values():
     assert table[2].startswith("| M | 3 | — |")
 
 
-def test_cli_rejects_bad_arguments(capsys):
+def test_cli_rejects_bad_arguments(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the default output folder would go
     with pytest.raises(SystemExit):
         main(["--dataset", "cifar"])
     with pytest.raises(SystemExit):
         main(["--n-components", "0"])
-    with pytest.raises(SystemExit, match="--data-dir"):
-        main(["--dataset", "odds", "--no-plots", "--no-progress"])
     with pytest.raises(SystemExit, match="--n-splits must be a positive integer"):
         main(["--dataset", "odds", "--n-splits", "0"])
     with pytest.raises(SystemExit, match=r"--methods \['svd'\] do not apply to --dataset odds"):
         main(["--dataset", "odds", "--methods", "svd", "iforest"])
     with pytest.raises(SystemExit, match=r"--methods \['iforest'\] do not apply"):
         main(["--methods", "pca", "iforest"])
+    assert not (tmp_path / "benchmark_results").exists()  # rejected commands leave nothing
+    with pytest.raises(SystemExit, match="--data-dir"):
+        main(["--dataset", "odds", "--no-plots", "--no-progress"])
 
 
 # Arguments that would fail only later, or lose a finished run's results, are

@@ -72,14 +72,22 @@ def test_non_numeric_columns(Estimator, X):
         Estimator(**FAST).fit(pd.DataFrame(np.full((5, 8), "s")))
 
 
-# Finite float64 values beyond float32's range would become inf in the networks.
+# Finite float64 values beyond float32's range, or whose spread exceeds it,
+# would become inf in the networks: a clear error in fit, and in the methods
+# that take new X.
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_values_beyond_float32(Estimator, X):
-    with pytest.raises(ValueError, match="beyond float32's range"):
+    with pytest.raises(ValueError, match=r"X lies up to \d\.\d+e\+40 from the scaling's offset"):
         Estimator(**FAST).fit(X * 1e40)
+    spread = X.copy()
+    spread[:, 0] = np.where(np.arange(len(X)) % 2, 2e38, -2e38)  # each value within range
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        Estimator(**{**FAST, "scaling": "minmax"}).fit(spread)
     model = Estimator(**FAST).fit(X)
-    with pytest.raises(ValueError, match=r"up to \d\.\d+e\+40"):
+    with pytest.raises(ValueError, match="Some codes are not finite"):
         model.transform(sp.csr_matrix(-X * 1e40))
+    with pytest.raises(ValueError, match="Some scores are not finite"):
+        model.score_samples(X * 1e40)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)

@@ -157,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 0:
         _fail("--threads must be 0 (the libraries' defaults) or a positive integer")
     _check_device(args.device)
-    _prepare_output_dir(args.output_dir)
     if args.methods:
         from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
 
@@ -165,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(args.methods) - set(kind))
         if unknown:
             _fail(f"--methods {unknown} do not apply to --dataset {args.dataset}; use {kind}")
+    _prepare_output_dir(args.output_dir)  # the last check: a rejected command makes no folder
     if args.quick and args.max_iter is None:
         args.max_iter = QUICK_MAX_ITER
     if args.n_splits is None:
