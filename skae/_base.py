@@ -703,9 +703,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
-        """`moments` of this call's rows, merged with those of the earlier
-        ``partial_fit`` calls: a stream's summaries describe all its chunks
-        (each as encoded when it was seen), not its last one alone."""
+        """`moments` of this call's rows, pooled with those summarised since
+        the last ``fit`` (its own included): a stream's summaries describe all
+        its chunks, each as encoded after its call, not its last one alone."""
         earlier = self._moments.get(name)
         self._moments[name] = moments if earlier is None else earlier.merge(moments)
         return self._moments[name]
