@@ -22,7 +22,7 @@ digits and compares them.
 # image (``(C, H, W)`` gives colour channels); left out, a square
 # single-channel image is assumed. Pixel intensities suit the binary
 # cross-entropy loss (``loss='bce'``); with the default ``scaling='auto'`` the
-# counts 0-16 are min-max scaled to [0, 1] internally.
+# counts 0-16 are mapped to [0, 1] internally (divided by 16).
 import warnings
 
 import matplotlib.pyplot as plt

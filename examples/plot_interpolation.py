@@ -17,7 +17,7 @@ two-dimensional VAE's whole latent space.
 # ------------------------------------
 # Both autoencoders use a Bernoulli-type output for pixel intensities
 # (``loss='bce'`` and ``likelihood='bernoulli'``); with ``scaling='auto'`` they
-# min-max scale the raw counts themselves.
+# map the raw counts 0-16 to [0, 1] themselves.
 import warnings
 
 import matplotlib.pyplot as plt

@@ -19,7 +19,7 @@ VAE's ``kl_per_component_`` to see which latent dimensions it uses.
 # (``likelihood='bernoulli'``): each output is the probability that a pixel is
 # dark, which gives crisper images than a Gaussian decoder's mean. That
 # likelihood needs data in [0, 1]; with the default ``scaling='auto'`` the VAE
-# min-max scales the raw counts itself and ``inverse_transform`` and ``sample``
+# maps the raw counts 0-16 to [0, 1] itself and ``inverse_transform`` and ``sample``
 # return counts. ``kl_warmup`` raises the weight of the KL term from 0 to
 # ``beta`` over the first epochs, so that the decoder learns to use the code
 # before the KL term pulls the posteriors towards the prior.

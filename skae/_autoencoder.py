@@ -187,7 +187,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         return "loss='bce'" if self.loss == "bce" else None
 
     def _make_network(self, n_features: int) -> nn.Module:
-        encoder, decoder = self._encoder_decoder(n_features, self.n_components)
+        encoder, decoder = self._encoder_decoder(n_features, self.n_components_)
         return Autoencoder(encoder, decoder, self.loss)
 
     def _set_linear_parts(self, network, mean, components, variances) -> None:
@@ -205,10 +205,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         cholesky = np.linalg.cholesky(_regularized(self.latent_covariance_))
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
         mean = torch.as_tensor(self.latent_mean_, device=device)
-        constant = -0.5 * (self.n_components * LOG_2PI + 2 * np.sum(np.log(np.diag(cholesky))))
+        log_det_code = np.sum(np.log(np.diag(cholesky)))
+        constant = self._log_scale_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
         if self.loss == "mse":
             scaled_variance = self.noise_variance_ / self.input_scale_**2
-            constant += self._log_scale_jacobian - 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
+            constant -= 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
             precision = torch.as_tensor(1 / scaled_variance, device=device)
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -249,7 +250,7 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         variances, axes = np.linalg.eigh(self.latent_covariance_)
-        draws = rng.standard_normal((n_samples, self.n_components))
+        draws = rng.standard_normal((n_samples, self.n_components_))
         return self.latent_mean_ + (draws * np.sqrt(variances.clip(0))) @ axes.T
 
 

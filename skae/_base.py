@@ -84,7 +84,7 @@ SHARED_DOCS = {
         is a plain network with PyTorch's default initialisation.
 """,
     "training_parameters": """\
-    scaling : {'auto', 'standard', 'global', 'minmax'} or None, default='auto'
+    scaling : {'auto', 'standard', 'global', 'minmax', 'global_minmax'} or None, default='auto'
         How features are scaled before the network; the loss is measured in
         this space, and ``inverse_transform`` undoes it. Learned in ``fit`` (or
         the first ``partial_fit``).
@@ -95,12 +95,16 @@ SHARED_DOCS = {
           (the root mean variance): the loss is the squared error in X's own
           units, the quantity PCA minimises.
         - 'minmax': each feature to [0, 1].
+        - 'global_minmax': X to [0, 1] by its overall minimum and maximum, the
+          same for every feature (as dividing 8-bit pixel counts by 255 does).
         - None: X as it is.
         - 'auto': 'global' for the autoencoder's MSE and the VAE's Gaussian
-          likelihood (which learns a scale per feature on top), so that nearly
-          constant features, such as border pixels, are not blown up; for
-          losses on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if
-          X lies in [0, 1], else 'minmax'.
+          likelihood (which learns a scale per feature on top), and for losses
+          on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if X lies
+          in [0, 1], else 'global_minmax': one scale for all features, so that
+          nearly constant ones, such as border pixels, are not blown up (with
+          'minmax', a border pixel that is dark in every training image scores
+          a lit one in a new image as far outside [0, 1]).
     noise : {'gaussian', 'masking'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
         Gaussian noise of standard deviation `noise_level`, or a fraction
@@ -183,11 +187,14 @@ SHARED_DOCS = {
         Train under bfloat16 autocast (fast on recent GPUs).
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and the noise.
-        The same integer gives the same model on the CPU.
+        The same integer gives the same model on the CPU (with the same
+        number of threads).
     verbose : int, default=0
         0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch.
 """,
     "fitted_attributes": """\
+    n_components_ : int
+        Size of the fitted network's code (`n_components` when it was fitted).
     network_ : torch.nn.Module
         The trained network; its ``encoder`` and ``decoder`` are plain torch modules.
     device_ : torch.device
@@ -222,7 +229,7 @@ SHARED_DOCS = {
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``'auto'`` is CUDA when available, else the CPU; a missing CUDA is an error."""
+    """``'auto'`` is CUDA when available, else the CPU; an unavailable device is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -234,9 +241,24 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"device={device!r} was requested, but CUDA is not available on this "
             "machine. Use device='cpu', or device='auto' to pick CUDA only when present."
         )
-    if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device={device!r} was requested, but MPS is not available.")
+    problem = _device_problem(resolved)
+    if problem is not None:
+        raise ValueError(
+            f"device={device!r} is not usable on this machine ({problem}). "
+            "Use device='cpu', or device='auto' to pick CUDA only when present."
+        )
     return resolved
+
+
+def _device_problem(device: torch.device) -> str | None:
+    """Why data cannot be put on `device` and read back (None if it can)."""
+    if device.type == "cpu":
+        return None
+    try:
+        torch.zeros(1, device=device).cpu()
+    except Exception as error:  # each backend fails its own way ('meta' holds no data)
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _device_key(device: torch.device) -> str:
@@ -290,7 +312,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "architecture": [StrOptions({"mlp", "conv"})],
         "image_shape": ["array-like", None],
         "init": [StrOptions({"pca", "random"})],
-        "scaling": [StrOptions({"auto", "standard", "global", "minmax"}), None],
+        "scaling": [StrOptions({"auto", "standard", "global", "minmax", "global_minmax"}), None],
         "noise": [StrOptions({"gaussian", "masking"}), None],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "contamination": [Interval(Real, 0, 0.5, closed="left")],
@@ -516,10 +538,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
-        if Z.shape[1] != self.n_components:
+        if Z.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects codes "
-                f"of n_components={self.n_components} features."
+                f"of n_components={self.n_components_} features, as fitted."
             )
         offset, scale = self._scaling_arrays()
         if scale is not None:
@@ -579,7 +601,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        codes = self._sample_codes(n_samples, check_random_state(random_state))
+        codes = self._sample_codes(int(n_samples), check_random_state(random_state))
         return self.inverse_transform(codes)
 
     def interpolate(self, X_start, X_end, n_steps: int = 10) -> np.ndarray:
@@ -600,7 +622,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         if not isinstance(n_steps, Integral) or n_steps < 2:
             raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}.")
-        single = np.ndim(X_start) == 1
+        single = np.ndim(X_start) == 1 and np.ndim(X_end) == 1
         start, end = (np.asarray(self.transform(_as_rows(X))) for X in (X_start, X_end))
         if start.shape != end.shape:
             raise ValueError(
@@ -608,13 +630,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         t = np.linspace(0.0, 1.0, n_steps, dtype=start.dtype)[None, :, None]  # float32 stays
         codes = (1 - t) * start[:, None, :] + t * end[:, None, :]
-        path = self.inverse_transform(codes.reshape(-1, self.n_components))
+        path = self.inverse_transform(codes.reshape(-1, self.n_components_))
         path = path.reshape(len(start), n_steps, -1)
         return path[0] if single else path
 
     @property
     def _n_features_out(self) -> int:
-        return self.n_components
+        # An attribute error before fitting makes get_feature_names_out raise NotFittedError.
+        return self.n_components_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -635,11 +658,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __setstate__(self, state):
         super().__setstate__(state)
         if "network_" in state:
-            device = self.device_
-            if device.type == "cuda" and not torch.cuda.is_available():
-                device = torch.device("cpu")
-            self.device_ = device
-            self.network_.to(device)
+            if _device_problem(self.device_) is not None:
+                self.device_ = torch.device("cpu")
+            self.network_.to(self.device_)
             if self.optimizer_ is None:
                 self.optimizer_ = self._make_optimizer()
 
@@ -766,6 +787,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"n_components={self.n_components} must be between 1 and "
                 f"n_features={n_features}: an autoencoder's code is a bottleneck."
             )
+        self.n_components_ = int(self.n_components)  # True passes Integral checks
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         self.image_shape_ = self._resolve_image_shape(n_features)
@@ -792,10 +814,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         rows = np.sort(self._rng.choice(len(batches), n_rows, replace=False))
         sample = batches.take(torch.as_tensor(rows)).double().numpy()
         # n rows vary about their mean in at most n - 1 directions (one row: none).
-        n_found = min(self.n_components, sample.shape[0] - 1, sample.shape[1])
+        n_found = min(self.n_components_, sample.shape[0] - 1, sample.shape[1])
         seed = self._rng.randint(np.iinfo(np.int32).max)
-        components = np.zeros((self.n_components, sample.shape[1]))
-        variances = np.ones(self.n_components)
+        components = np.zeros((self.n_components_, sample.shape[1]))
+        variances = np.ones(self.n_components_)
         if n_found > 0:
             pca = PCA(n_found, random_state=seed).fit(sample)
             components[:n_found] = pca.components_
@@ -817,14 +839,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         hidden = self.hidden_layer_sizes
         if hidden is None:
             hidden = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
-        sizes = np.atleast_1d(hidden)
-        if sizes.ndim != 1 or not all(
-            isinstance(size, Integral) and size >= 1 for size in sizes.tolist()
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
-            )
-        hidden = tuple(sizes.tolist())
+        hidden = _positive_ints(hidden, "hidden_layer_sizes")
         if self.architecture == "conv" and not hidden:
             raise ValueError(
                 "architecture='conv' needs at least one convolution's channels in "
@@ -836,7 +851,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return make_encoder_decoder(
             n_features,
             n_code_outputs,
-            self.n_components,
+            self.n_components_,
             architecture=self.architecture,
             hidden_layer_sizes=self._hidden_layer_sizes(),
             activation=self.activation,
@@ -856,10 +871,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     "not a square number, so it is not a single-channel square image."
                 )
             return (1, side, side)
-        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        shape = _positive_ints(shape, "image_shape")
         if len(shape) == 2:
             shape = (1, *shape)
-        if len(shape) != 3 or min(shape) < 1 or math.prod(shape) != n_features:
+        if len(shape) != 3 or math.prod(shape) != n_features:
             raise ValueError(
                 f"image_shape={self.image_shape} must be (H, W) or (C, H, W) with "
                 f"C*H*W equal to n_features={n_features}."
@@ -872,14 +887,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if self._unit_interval_loss is None:
             return "global"
         low, high = _min_max(X)
-        return None if low.min() >= 0 and high.max() <= 1 else "minmax"
+        return None if low.min() >= 0 and high.max() <= 1 else "global_minmax"
 
     def _scaling_statistics(self, X) -> tuple[np.ndarray, np.ndarray]:
         n_features = X.shape[1]
         if self.scaling_ is None:
             return np.zeros(n_features), np.ones(n_features)
-        if self.scaling_ == "minmax":
+        if self.scaling_ in ("minmax", "global_minmax"):
             offset, high = _min_max(X)
+            if self.scaling_ == "global_minmax":
+                offset, high = np.full(n_features, offset.min()), np.full(n_features, high.max())
             scale = high - offset
         else:
             offset, variance = _mean_variance(X)
@@ -954,10 +971,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         low, high = extremes[:, 0].min().item(), extremes[:, 1].max().item()
         if low < -1e-5 or high > 1 + 1e-5:
-            # With 'minmax', or 'auto' on data already in [0, 1], the fitted
-            # data were in [0, 1]: these values lie outside their range.
-            if self.scaling_ != "minmax" and not (self.scaling_ is None and self.scaling == "auto"):
-                hint = "Use scaling='minmax' or 'auto'."
+            # With a min-max scaling, or 'auto' on data already in [0, 1], the
+            # fitted data were in [0, 1]: these values lie outside their range.
+            fitted_range = self.scaling_ in ("minmax", "global_minmax")
+            if not fitted_range and not (self.scaling_ is None and self.scaling == "auto"):
+                hint = "Use scaling='auto', 'global_minmax' or 'minmax'."
             else:
                 hint = (
                     "These values lie outside the range of the data the scaling was fitted "
@@ -990,6 +1008,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+
+
+def _positive_ints(value, name: str) -> tuple[int, ...]:
+    """`value`, an integer or a flat sequence of them, as a tuple of positive ints."""
+    values = np.atleast_1d(value)
+    if values.ndim != 1 or not all(isinstance(v, Integral) and v >= 1 for v in values.tolist()):
+        raise ValueError(f"{name} must hold positive integers, got {value!r}.")
+    return tuple(values.tolist())
 
 
 def _finite(values: torch.Tensor, what: str) -> torch.Tensor:

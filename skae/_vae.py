@@ -212,7 +212,7 @@ class VAETransformer(BaseAutoencoder):
         return "likelihood='bernoulli'" if self.likelihood == "bernoulli" else None
 
     def _make_network(self, n_features: int) -> nn.Module:
-        encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components)
+        encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components_)
         return VariationalAutoencoder(
             encoder, decoder, n_features, self.likelihood, self.beta, self.n_training_draws
         )
@@ -245,7 +245,7 @@ class VAETransformer(BaseAutoencoder):
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The same draws for every call and every sample: deterministic scores.
         generator = torch.Generator().manual_seed(self._score_seed)
-        noise = torch.randn((self.n_importance_samples, self.n_components), generator=generator)
+        noise = torch.randn((self.n_importance_samples, self.n_components_), generator=generator)
         noise, log_jacobian = noise.to(self.device_), self._log_scale_jacobian
 
         def score(x: torch.Tensor) -> torch.Tensor:
@@ -269,4 +269,4 @@ class VAETransformer(BaseAutoencoder):
         self._score_seed = int(self._rng.randint(np.iinfo(np.int32).max))
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
-        return rng.standard_normal((n_samples, self.n_components))
+        return rng.standard_normal((n_samples, self.n_components_))

@@ -323,3 +323,15 @@ def test_vae_pickle_and_pandas(small_X):
     codes = VAETransformer(n_components=3, **FAST).set_output(transform="pandas").fit_transform(df)
     assert list(codes.columns) == ["vaetransformer0", "vaetransformer1", "vaetransformer2"]
     assert list(vae.fit(df).feature_names_in_) == list(df.columns)
+
+
+# score_samples is a density in X's units for both losses: scaling X by 10
+# lowers it by d * log(10), as for the VAE (test_score_includes_the_scaling_jacobian).
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_score_includes_the_scaling_jacobian(loss):
+    X = np.random.RandomState(0).rand(100, 16)
+    X[0], X[1] = 0, 1  # every feature spans [0, 1], so min-max scales 10 X back to X
+    params = dict(loss=loss, scaling="minmax", **FAST)
+    a = AutoencoderTransformer(**params).fit(X)
+    b = AutoencoderTransformer(**params).fit(10 * X)
+    assert a.score(X) - b.score(10 * X) == pytest.approx(16 * np.log(10), rel=1e-4)

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, train_test_split
 
 from skae import AutoencoderTransformer, VAETransformer
@@ -49,6 +49,9 @@ def test_image_shape_mismatch(Estimator, images):
         Estimator(architecture="conv", image_shape=(7, 7), **FAST).fit(images)
     with pytest.raises(ValueError, match="n_features=63 is not a square number"):
         Estimator(architecture="conv", **FAST).fit(images[:, :63])
+    for shape in [(8.9, 8.4), (1.5, 8, 8), ("8", 8), [[8, 8]], (0, 8, 8)]:
+        with pytest.raises(ValueError, match="image_shape must hold positive integers"):
+            Estimator(architecture="conv", image_shape=shape, **FAST).fit(images)
 
 
 # The noise is used in training only: transform stays deterministic, and
@@ -97,3 +100,28 @@ def test_conv_reconstructs_digits(digits):
     error = np.mean((conv.inverse_transform(conv.transform(X_test)) - X_test) ** 2)
     baseline = np.mean((X_test - X_train.mean(0)) ** 2)
     assert error < 0.3 * baseline
+
+
+# Raw pixel counts with a bounded loss: one range for all pixels, so new images
+# whose pixels are lit where every training image was dark can still be scored
+# and streamed (with a range per pixel they fall far outside [0, 1]).
+@pytest.mark.parametrize(
+    "Estimator, params",
+    [(AutoencoderTransformer, {"loss": "bce"}), (VAETransformer, {"likelihood": "bernoulli"})],
+)
+def test_raw_pixel_counts_with_a_bounded_loss(Estimator, params, digits):
+    counts = digits[0][:400]
+    dark_border = counts[counts[:, 0] == 0]
+    lit_border = counts[counts[:, 0] == 0].copy()[:20]
+    lit_border[:, 0] = 16
+    est = Estimator(architecture="conv", **params, **FAST).fit(dark_border)
+    assert est.scaling_ == "global_minmax"
+    assert_allclose(est.input_offset_, 0)
+    assert_allclose(est.input_scale_, 16)
+    assert np.isfinite(est.score_samples(lit_border)).all()
+    assert est.inverse_transform(est.transform(counts)).max() <= 16 + 1e-4
+    stream = Estimator(architecture="conv", **params, **FAST)
+    for chunk in np.array_split(counts, 4):
+        stream.partial_fit(chunk)
+    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+        est.score_samples(counts * 2)

@@ -239,3 +239,12 @@ def test_likelihood_beats_pca_and_factor_analysis(digits):
     pca = PCA(8).fit(X_train)
     fa = FactorAnalysis(8, random_state=0).fit(X_train)
     assert vae.score(X_test) > max(pca.score(X_test), fa.score(X_test)) + 5
+
+
+# A 1-D end and a one-row 2-D end give one path of the 2-D form, in either order.
+def test_interpolate_mixed_ends(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    forward = vae.interpolate(small_X[0], small_X[1:2], n_steps=4)
+    backward = vae.interpolate(small_X[1:2], small_X[0], n_steps=4)
+    assert forward.shape == backward.shape == (1, 4, 20)
+    assert_allclose(forward[0, ::-1], backward[0], rtol=1e-5, atol=1e-6)

@@ -112,6 +112,7 @@ def test_complex_dtype(Estimator, X):
         ({"hidden_layer_sizes": (2.5,)}, "hidden_layer_sizes must hold positive integers"),
         ({"hidden_layer_sizes": [[3, 4]]}, "hidden_layer_sizes must hold positive integers"),
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
+        ({"device": "meta"}, r"device='meta' is not usable on this machine \(NotImplementedError"),
         ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
         ({"contamination": 0.5}, "'contamination' parameter"),
         ({"neighbor_weight": -1.0}, "'neighbor_weight' parameter"),
@@ -157,12 +158,12 @@ def test_cuda_unavailable(Estimator, X, monkeypatch):
 
 
 # Cross-entropy needs X in [0, 1]: explicit scaling=None on raw data is an error;
-# the default scaling='auto' min-max scales it instead.
+# the default scaling='auto' maps its overall range to [0, 1] instead.
 def test_bce_needs_unit_interval(X):
     with pytest.raises(ValueError, match=r"loss='bce' needs X in \[0, 1\]"):
         AutoencoderTransformer(loss="bce", scaling=None, **FAST).fit(X)
     ae = AutoencoderTransformer(loss="bce", **FAST).fit(X)
-    assert ae.scaling_ == "minmax"
+    assert ae.scaling_ == "global_minmax"
     with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
         ae.score_samples(X * 2)
     unit = np.abs(X) / np.abs(X).max()
@@ -170,7 +171,7 @@ def test_bce_needs_unit_interval(X):
     assert ae.scaling_ is None
     with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
         ae.score_samples(unit * 2)
-    with pytest.raises(ValueError, match="Use scaling='minmax' or 'auto'"):
+    with pytest.raises(ValueError, match="Use scaling='auto', 'global_minmax' or 'minmax'"):
         AutoencoderTransformer(loss="bce", scaling="standard", **FAST).fit(unit)
     with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\]"):
         VAETransformer(likelihood="bernoulli", scaling=None, **FAST).fit(X)
@@ -214,3 +215,44 @@ def test_parameters_not_mutated(Estimator, X):
     params = copy.deepcopy(est.get_params())  # get_params returns the objects held
     est.fit(X)
     assert est.get_params() == params
+
+
+# A model pickled on a device this machine cannot use (MPS, another GPU
+# backend) loads on the CPU; 'meta' stands in for it, being unusable everywhere.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_unpickling_on_a_machine_without_the_device(Estimator, X):
+    est = Estimator(**FAST).fit(X)
+    state = {**est.__getstate__(), "device_": torch.device("meta"), "optimizer_": None}
+    restored = Estimator.__new__(Estimator)
+    restored.__setstate__(state)
+    assert restored.device_ == torch.device("cpu")
+    assert_array_equal(restored.transform(X), est.transform(X))
+
+
+# The fitted methods use the fitted code size, whatever set_params did since
+# (as PCA works from its components_); names need a fit.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fitted_methods_ignore_a_changed_n_components(Estimator, X):
+    with pytest.raises(NotFittedError):
+        Estimator(n_components=3).get_feature_names_out()
+    est = Estimator(n_components=2, **FAST).fit(X)
+    codes, scores = est.transform(X), est.score_samples(X)
+    est.set_params(n_components=4)
+    assert est.n_components_ == 2 and len(est.get_feature_names_out()) == 2
+    assert_array_equal(est.transform(X), codes)
+    assert_array_equal(est.score_samples(X), scores)
+    assert est.inverse_transform(codes).shape == X.shape
+    assert est.sample(3, random_state=0).shape == (3, 5)
+    assert est.interpolate(X[0], X[1], n_steps=3).shape == (3, 5)
+    assert est.set_output(transform="pandas").transform(X).shape == (30, 2)
+    with pytest.raises(ValueError, match="n_components 2 -> 4"):
+        est.partial_fit(X)
+
+
+# True passes the integer checks (True == 1), as for PCA, and counts as 1.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_booleans_count_as_integers(Estimator, X):
+    est = Estimator(n_components=True, **FAST).fit(X)
+    assert est.n_components_ == 1 and type(est.n_components_) is int
+    assert est.transform(X).shape == (30, 1)
+    assert est.sample(True, random_state=0).shape == (1, 5)
