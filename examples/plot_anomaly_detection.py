@@ -77,17 +77,21 @@ ax.plot([0, 1], [0, 1], color="gray", linestyle=":", linewidth=1)
 ax.set_title("Finding the unseen digit 7")
 plt.show()
 
+for name, score in anomaly_scores.items():
+    print(f"{name:<24}ROC AUC {roc_auc_score(is_anomaly, score):.3f}")
+
 # %%
-# The autoencoder finds the sevens best: its non-linear decoder reconstructs
-# the nine digits it was trained on closely and has no good reconstruction for
-# a seven. The VAE's log-likelihood and PCA's linear model do well too;
-# the isolation forest, which scores how easily a sample is split off by
-# random thresholds on single pixels, is the weakest on this image data.
+# The two networks find the sevens best, the VAE's log-likelihood a little
+# ahead of the autoencoder's score: their non-linear decoders reconstruct the
+# nine digits they were trained on closely and have no good reconstruction for
+# a seven. PCA's linear model comes next; the isolation forest, which scores
+# how easily a sample is split off by random thresholds on single pixels, is
+# the weakest on this image data.
 #
 # The most and least typical test images
 # --------------------------------------
 # Sorting by the autoencoder's score shows what it finds strange: the images
-# it reconstructs worst.
+# whose reconstruction and code are least like those of the training data.
 ae = models["AutoencoderTransformer"]
 order = np.argsort(anomaly_scores["AutoencoderTransformer"])
 fig, axes = plt.subplots(2, 8, figsize=(8, 2.6))

@@ -93,5 +93,6 @@ plt.show()
 # predicts, pickles and can be put into a larger pipeline. Without labels,
 # ``GridSearchCV`` can also tune a :class:`~skae.VAETransformer` alone: its
 # ``score`` is a held-out log-likelihood, higher being better. (An
-# autoencoder's ``score`` is minus the reconstruction error, which always
-# prefers larger codes, so it cannot choose ``n_components`` on its own.)
+# autoencoder's ``score``, the mean of ``score_samples``, is the joint
+# log-density of a sample and its code, not a normalised density, so it is a
+# weaker criterion for ``n_components``; see :doc:`/user_guide/choosing`.)
