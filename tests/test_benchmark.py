@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
+from skae.benchmark import _methods, _run
 from skae.benchmark.__main__ import main
 from skae.benchmark._metrics import detection_scores
 from skae.benchmark._report import REDUCTION_COLUMNS, REDUCTION_CSV_FIELDS, markdown_table
@@ -171,7 +172,7 @@ def test_markdown_table_missing_values():
     assert table[2].startswith("| M | 3 | — |")
 
 
-def test_cli_rejects_bad_arguments(capsys, tmp_path, monkeypatch):
+def test_cli_rejects_bad_arguments(capsys, tmp_path, monkeypatch, odds_dir):
     monkeypatch.chdir(tmp_path)  # where the default output folder would go
     with pytest.raises(SystemExit):
         main(["--dataset", "cifar"])
@@ -183,9 +184,14 @@ def test_cli_rejects_bad_arguments(capsys, tmp_path, monkeypatch):
         main(["--dataset", "odds", "--methods", "svd", "iforest"])
     with pytest.raises(SystemExit, match=r"--methods \['iforest'\] do not apply"):
         main(["--methods", "pca", "iforest"])
-    assert not (tmp_path / "benchmark_results").exists()  # rejected commands leave nothing
+    # Data the run cannot load is found before the output folder is made.
     with pytest.raises(SystemExit, match="--data-dir"):
         main(["--dataset", "odds", "--no-plots", "--no-progress"])
+    with pytest.raises(SystemExit, match="MNIST file"):
+        main(["--dataset", "mnist", "--data-dir", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match=r"ODDS set\(s\) \['nowhere'\] not found"):
+        main(["--dataset", "odds", "--data-dir", str(odds_dir), "--odds-datasets", "nowhere"])
+    assert not (tmp_path / "benchmark_results").exists()  # rejected commands leave nothing
 
 
 # Arguments that would fail only later, or lose a finished run's results, are
@@ -200,7 +206,60 @@ def test_cli_checks_arguments_before_the_run(tmp_path):
         main([*quick, "--threads", "-1"])
     with pytest.raises(SystemExit, match="--device: device='foo' is not a valid torch device"):
         main([*quick, "--device", "foo"])
+    # NumPy's seeds are below 2**32; odds seeds its splits with random_state + split.
+    with pytest.raises(SystemExit, match="--random-state must be between 0 and 4294967295$"):
+        main([*quick, "--random-state", "-1"])
+    with pytest.raises(SystemExit, match="between 0 and 4294967294: the seeds of the 2 splits"):
+        main(["--dataset", "odds", "--n-splits", "2", "--random-state", str(2**32 - 1)])
     with pytest.raises(SystemExit, match=f"--output-dir {a_file}"):
         main([*quick, "--output-dir", str(a_file)])
     with pytest.raises(SystemExit, match="--output-dir"):
         main([*quick, "--output-dir", str(a_file / "below")])
+
+
+# Each method runs up to the components it gives (k == n_features included) and
+# skips larger k with a note; a k that no selected method gives is an error.
+def test_cli_n_components_limits(tmp_path, capsys):
+    argv = ["--quick", "--no-plots", "--no-progress", "--device", "cpu", "--output-dir"]
+    methods = ["--methods", "pca", "svd", "kpca", "ae"]
+    assert main([*argv, str(tmp_path / "out"), *methods, "--n-components", "64", "100"]) == 0
+    stdout = capsys.readouterr().out
+    ran = {(row[0], row[1]) for row in table_rows(stdout)[2:]}
+    at_64 = ["PCA", "TruncatedSVD", "KernelPCA (rbf)", "AutoencoderTransformer (mlp)"]
+    assert ran == {(method, "64") for method in at_64} | {("KernelPCA (rbf)", "100")}
+    assert "skipped: PCA (n_components=100): gives at most 64 components" in stdout
+    rejected = tmp_path / "rejected"
+    with pytest.raises(SystemExit, match="--n-components 100: .* at most 64 components on digits"):
+        main([*argv, str(rejected), "--methods", "pca", "ae", "--n-components", "8", "100"])
+    assert not rejected.exists()
+
+
+# Without PyOD its detectors are skipped with a note; if nothing else was
+# selected, the command is an error. Tables without n_components say nothing of it.
+def test_cli_without_pyod(odds_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(_methods, "pyod_available", lambda: False)
+    output_dir = tmp_path / "out"
+    argv = ["--dataset", "odds", "--data-dir", str(odds_dir), "--quick", "--no-plots"]
+    argv += ["--no-progress", "--output-dir", str(output_dir)]
+    with pytest.raises(SystemExit, match="none of the selected methods can run: PyOD AutoEnc"):
+        main([*argv, "--methods", "pyod-ae"])
+    assert not output_dir.exists()
+    assert main([*argv, "--methods", "iforest", "pyod-vae"]) == 0
+    stdout = capsys.readouterr().out
+    assert "skipped: PyOD VAE: pyod is not installed" in stdout and "PyOD AutoEnc" not in stdout
+    assert "pip install -e '.[peers]'" in stdout
+    assert "ROC-AUC, mean over splits:" in stdout and "n_components" not in stdout
+
+
+# A run in which every fit failed is an error that lists the failures, and
+# leaves no output folder behind.
+def test_cli_no_results(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken fit")
+
+    monkeypatch.setattr(_run, "timed", broken)
+    output_dir = tmp_path / "new" / "out"
+    argv = ["--quick", "--methods", "pca", "--n-components", "2", "--no-plots", "--no-progress"]
+    with pytest.raises(SystemExit, match=r"no method produced a result:\n  PCA .*broken fit"):
+        main([*argv, "--output-dir", str(output_dir)])
+    assert not (tmp_path / "new").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import shlex
 import sys
@@ -136,14 +137,39 @@ def _check_device(device: str) -> None:
         _fail(f"--device: {error}")
 
 
-def _prepare_output_dir(folder: Path) -> None:
-    """Created before the run, so that a bad folder does not cost its results."""
+def _check_random_state(args) -> None:
+    # NumPy's and scikit-learn's seeds are below 2**32; odds seeds split i with random_state + i.
+    n_seeds = args.n_splits if args.dataset == "odds" else 1
+    highest = 2**32 - n_seeds
+    if not 0 <= args.random_state <= highest:
+        why = f": the seeds of the {n_seeds} splits, random_state + split, are below 2**32"
+        _fail(f"--random-state must be between 0 and {highest}" + (why if n_seeds > 1 else ""))
+
+
+def _prepare_output_dir(folder: Path) -> list[Path]:
+    """Made once the data is loaded and the methods checked, so that a rejected command
+    makes no folder, and before the run, so that a bad folder does not cost its results.
+
+    Returns the folders it made, innermost first, for `_check_results`.
+    """
+    made = list(itertools.takewhile(lambda path: not path.exists(), [folder, *folder.parents]))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         _fail(f"--output-dir {folder}: {error.strerror or error}")
     if not os.access(folder, os.W_OK):
         _fail(f"--output-dir {folder} is not writable")
+    return made
+
+
+def _check_results(rows: list[dict], log, made: list[Path]) -> None:
+    """A run without a single result failed: an error that says why, and no folder left."""
+    if rows:
+        return
+    for folder in made:  # innermost first; rmdir keeps any folder that is not empty
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+    _fail("no method produced a result:\n  " + "\n  ".join(log.errors + log.skipped))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--n-components must be positive integers")
     if args.n_splits is not None and args.n_splits < 1:
         _fail("--n-splits must be a positive integer")
+    if args.n_splits is None:
+        args.n_splits = 1 if args.quick else 3
+    _check_random_state(args)
     if args.max_iter is not None and args.max_iter < 1:
         _fail("--max-iter must be a positive integer")
     if args.threads < 0:
@@ -164,11 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(args.methods) - set(kind))
         if unknown:
             _fail(f"--methods {unknown} do not apply to --dataset {args.dataset}; use {kind}")
-    _prepare_output_dir(args.output_dir)  # the last check: a rejected command makes no folder
     if args.quick and args.max_iter is None:
         args.max_iter = QUICK_MAX_ITER
-    if args.n_splits is None:
-        args.n_splits = 1 if args.quick else 3
     args.n_components = sorted(set(args.n_components))
     command = shlex.join(
         ["python", "-m", "skae.benchmark", *(sys.argv[1:] if argv is None else argv)]
@@ -216,6 +242,22 @@ def _finish(args, log, files: list[Path], start: float, payload: dict, json_path
     return len(log.errors)
 
 
+def _check_n_components(n_components: list[int], methods, data) -> None:
+    """Each value must suit one of the methods at least; those it does not suit skip it."""
+    from skae.benchmark._run import component_limit
+
+    limits = [component_limit(m, data) for m in methods if m.uses_components]
+    if not limits:  # only the raw features: n_components does not matter
+        return
+    too_many = [k for k in n_components if k > max(limits)]
+    if too_many:
+        _fail(
+            f"--n-components {' '.join(map(str, too_many))}: the selected methods give at most "
+            f"{max(limits)} components on {data.name} ({len(data.X_train)} training rows of "
+            f"{data.n_features} features)"
+        )
+
+
 def _reduction(args, command: str, start: float) -> int:
     from skae.benchmark import _plots
     from skae.benchmark._data import load_reduction_data
@@ -246,9 +288,12 @@ def _reduction(args, command: str, start: float) -> int:
         kernel_gamma=1.0 / (data.n_features * float(np.var(data.X_train))),
     )
     methods = reduction_methods(settings, args.methods)
+    _check_n_components(args.n_components, methods, data)
+    made = _prepare_output_dir(args.output_dir)
     result = run_reduction(
         data, methods, args.n_components, settings, progress=not args.no_progress
     )
+    _check_results(result.rows, result.log, made)
     order = {m.key: i for i, m in enumerate(methods)}
     rows = sorted(
         result.rows,
@@ -325,11 +370,14 @@ def _detection(args, command: str, start: float) -> int:
     )
     from skae.benchmark._run import run_detection, summarize_detection
 
+    methods, skipped = detection_methods(args.methods)
+    if not methods:
+        _fail("none of the selected methods can run: " + "; ".join(skipped))
     with _data_errors():
         datasets, skipped_sets = load_detection_data(
             args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
         )
-    methods, skipped = detection_methods(args.methods)
+    made = _prepare_output_dir(args.output_dir)
     settings = Settings(
         n_features=0, random_state=args.random_state, device=args.device, max_iter=args.max_iter
     )
@@ -342,6 +390,7 @@ def _detection(args, command: str, start: float) -> int:
         progress=not args.no_progress,
     )
     log.skipped[:0] = skipped_sets + skipped
+    _check_results(rows, log, made)
     per_set, mean = summarize_detection(rows, args.n_splits, len(datasets))
     protocol = (
         f"ODDS, {len(datasets)} data set(s); per set {args.n_splits} stratified 60/40 "

@@ -45,18 +45,34 @@ class Settings:
         return options
 
 
+def _n_features(n_samples: int, n_features: int) -> int:
+    return n_features
+
+
+def _rank(n_samples: int, n_features: int) -> int:
+    return min(n_samples, n_features)
+
+
+def _n_samples(n_samples: int, n_features: int) -> int:
+    return n_samples
+
+
 @dataclass(frozen=True)
 class Method:
     """One method of the comparison.
 
     `make(k, settings)` returns the unfitted estimator for k components
     (k is ignored when `uses_components` is False).
+    `max_components(n_samples, n_features)` is the most components it gives when
+    fitted on that much data: beyond, it fails (PCA, the networks) or silently
+    gives fewer (TruncatedSVD, KernelPCA, FactorAnalysis), so k is skipped there.
     """
 
     key: str
     name: str
     make: Callable[[int, Settings], object]
     uses_components: bool = True
+    max_components: Callable[[int, int], int] = _n_features
     has_likelihood: bool = False  # ``score`` is a held-out log-likelihood
     max_train_samples: int | None = None  # fitted on a subsample of this size
     # For detectors: the anomaly score (higher = more anomalous) of fitted model on X.
@@ -129,12 +145,13 @@ RAW = Method(
     notes="the classifiers on the unreduced features: a reference",
 )
 REDUCERS = [
-    Method("pca", "PCA", _pca, has_likelihood=True),
-    Method("svd", "TruncatedSVD", _svd),
+    Method("pca", "PCA", _pca, max_components=_rank, has_likelihood=True),
+    Method("svd", "TruncatedSVD", _svd, max_components=_rank),
     Method(
         "kpca",
         "KernelPCA (rbf)",
         _kernel_pca,
+        max_components=_n_samples,
         max_train_samples=KERNEL_PCA_MAX_SAMPLES,
         notes=f"fitted on at most {KERNEL_PCA_MAX_SAMPLES} training rows; "
         f"gamma = 1 / (n_features * X.var()), alpha={KERNEL_PCA_ALPHA}",
@@ -143,6 +160,7 @@ REDUCERS = [
         "fa",
         "FactorAnalysis",
         _factor_analysis,
+        max_components=_rank,
         has_likelihood=True,
         notes="no inverse_transform, so no reconstruction error; on images its mean held-out "
         "log-likelihood can be hugely negative: pixels constant in the training set get a "
@@ -316,14 +334,14 @@ PYOD_DETECTORS = [
 
 def detection_methods(keys: list[str] | None = None) -> tuple[list[Method], list[str]]:
     """The detectors, and notes on those skipped (PyOD's when it is not installed)."""
-    methods, skipped = list(DETECTORS), []
     if pyod_available():
-        methods += PYOD_DETECTORS
-    else:
-        skipped = [
-            f"{m.name}: pyod is not installed (pip install 'skae[peers]')" for m in PYOD_DETECTORS
-        ]
-    return _select(methods, keys), skipped
+        return _select(DETECTORS + PYOD_DETECTORS, keys), []
+    # skae is installed from its checkout, not from PyPI: so is its extra.
+    skipped = [
+        f"{m.name}: pyod is not installed (in the skae checkout: pip install -e '.[peers]')"
+        for m in _select(PYOD_DETECTORS, keys)
+    ]
+    return _select(DETECTORS, keys), skipped
 
 
 REDUCER_KEYS = [RAW.key, *(m.key for m in REDUCERS)]

@@ -116,8 +116,10 @@ def detection_tables(per_set: list[dict], mean: list[dict]) -> str:
             def matches(row, method, k=k):
                 return row["method"] == method and row["n_components"] in (k, None)
 
+            # None: only methods without components (e.g. IsolationForest) ran.
+            about_k = "" if k is None else f", n_components={k} (capped at n_features // 2)"
             lines = [
-                f"{title}, n_components={k} (capped at n_features // 2), mean over splits:",
+                f"{title}{about_k}, mean over splits:",
                 "",
                 "| dataset | " + " | ".join(methods) + " |",
                 "|---|" + "---:|" * len(methods),

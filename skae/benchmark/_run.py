@@ -70,6 +70,13 @@ def _n_components_or_none(method: Method, n_components: list[int]) -> list[int |
     return list(n_components) if method.uses_components else [None]
 
 
+def component_limit(method: Method, data: ReductionData) -> int:
+    """The most components `method` gives when fitted on `data`'s training rows
+    (on a subsample of them when it has `max_train_samples`)."""
+    n_fit = min(len(data.X_train), method.max_train_samples or len(data.X_train))
+    return method.max_components(n_fit, data.n_features)
+
+
 def run_reduction(
     data: ReductionData,
     methods: list[Method],
@@ -88,8 +95,9 @@ def run_reduction(
         for method, k in tasks:
             bar.set_postfix_str(f"{method.name}, k={k}" if k else method.name)
             label = f"{method.name} (n_components={k})" if k else method.name
-            if k is not None and k >= data.n_features:
-                log.skipped.append(f"{label}: n_components >= n_features={data.n_features}")
+            limit = component_limit(method, data)
+            if k is not None and k > limit:
+                log.skipped.append(f"{label}: gives at most {limit} components on this data")
                 bar.update()
                 continue
             X_fit = data.X_train
