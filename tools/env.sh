@@ -2,6 +2,7 @@
 # installs skae into it with the extras named in $1 (e.g. "test").
 #
 #   SKAE_VENV   where the environment lives (default: .venv in the repository)
+#   SKAE_EXTRAS more extras to install, e.g. "peers" for PyOD in the benchmark
 #   SKAE_TORCH  pip arguments for torch when none is installed yet
 #               (default: torch==2.13.0). A torch already in the environment,
 #               e.g. a CUDA build you installed, is kept.
@@ -10,6 +11,9 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=${SKAE_VENV:-$root/.venv}
 extras=${1:-}
+if [ -n "${SKAE_EXTRAS:-}" ]; then
+    extras=${extras:+$extras,}$SKAE_EXTRAS
+fi
 
 if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"

@@ -338,7 +338,8 @@ def detection_methods(keys: list[str] | None = None) -> tuple[list[Method], list
         return _select(DETECTORS + PYOD_DETECTORS, keys), []
     # skae is installed from its checkout, not from PyPI: so is its extra.
     skipped = [
-        f"{m.name}: pyod is not installed (in the skae checkout: pip install -e '.[peers]')"
+        f"{m.name}: pyod is not installed (SKAE_EXTRAS=peers bash tools/benchmark.sh ..., "
+        "or in the skae checkout: pip install -e '.[peers]')"
         for m in _select(PYOD_DETECTORS, keys)
     ]
     return _select(DETECTORS, keys), skipped
