@@ -98,13 +98,14 @@ SHARED_DOCS = {
         - 'global_minmax': X to [0, 1] by its overall minimum and maximum, the
           same for every feature (as dividing 8-bit pixel counts by 255 does).
         - None: X as it is.
-        - 'auto': 'global' for the autoencoder's MSE and the VAE's Gaussian
-          likelihood (which learns a scale per feature on top), and for losses
-          on [0, 1] (``loss='bce'``, ``likelihood='bernoulli'``) None if X lies
-          in [0, 1], else 'global_minmax': one scale for all features, so that
-          nearly constant ones, such as border pixels, are not blown up (with
-          'minmax', a border pixel that is dark in every training image scores
-          a lit one in a new image as far outside [0, 1]).
+        - 'auto': one scale for all features, so that nearly constant ones,
+          such as border pixels, are not blown up: 'global' for the
+          autoencoder's MSE and the VAE's Gaussian likelihood (which learns a
+          scale per feature on top); for losses on [0, 1] (``loss='bce'``,
+          ``likelihood='bernoulli'``), None if X lies in [0, 1], else
+          'global_minmax' (with a range per feature, a pixel dark in every
+          training image would put a lit one in a new image far outside
+          [0, 1], where these losses are not defined).
     noise : {'gaussian', 'masking'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
         Gaussian noise of standard deviation `noise_level`, or a fraction
