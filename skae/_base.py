@@ -1013,10 +1013,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
 def _positive_ints(value, name: str) -> tuple[int, ...]:
     """`value`, an integer or a flat sequence of them, as a tuple of positive ints."""
-    values = np.atleast_1d(value)
+    values = np.atleast_1d(np.asarray(value, dtype=object))  # object: ragged input stays 1-D
     if values.ndim != 1 or not all(isinstance(v, Integral) and v >= 1 for v in values.tolist()):
         raise ValueError(f"{name} must hold positive integers, got {value!r}.")
-    return tuple(values.tolist())
+    return tuple(int(v) for v in values.tolist())  # True counts as 1, as for n_components
 
 
 def _finite(values: torch.Tensor, what: str) -> torch.Tensor:

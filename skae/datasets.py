@@ -335,6 +335,8 @@ def load_odds(path: str | os.PathLike, data_dir: str | os.PathLike | None = None
         raise ValueError(f"{path}: X of shape {X.shape} and y of shape {y.shape} do not match.")
     if not np.isin(y, (0, 1)).all():
         raise ValueError(f"{path}: y must hold 0 (inlier) and 1 (outlier) only.")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{path}: X holds NaN or infinite values.")
     return X, y.astype(np.int64)
 
 

@@ -209,6 +209,8 @@ def test_cli_checks_arguments_before_the_run(tmp_path):
     # NumPy's seeds are below 2**32; odds seeds its splits with random_state + split.
     with pytest.raises(SystemExit, match="--random-state must be between 0 and 4294967295$"):
         main([*quick, "--random-state", "-1"])
+    with pytest.raises(SystemExit, match="--n-splits must be at most 2"):
+        main(["--dataset", "odds", "--n-splits", str(2**33)])
     with pytest.raises(SystemExit, match="between 0 and 4294967294: the seeds of the 2 splits"):
         main(["--dataset", "odds", "--n-splits", "2", "--random-state", str(2**32 - 1)])
     with pytest.raises(SystemExit, match=f"--output-dir {a_file}"):
@@ -263,3 +265,8 @@ def test_cli_no_results(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match=r"no method produced a result:\n  PCA .*broken fit"):
         main([*argv, "--output-dir", str(output_dir)])
     assert not (tmp_path / "new").exists()
+    # Only folders the run made are removed: not 'mine', reached through a new one.
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(SystemExit, match="no method produced a result"):
+        main([*argv, "--output-dir", str(tmp_path / "other" / ".." / "mine")])
+    assert (tmp_path / "mine").is_dir() and not (tmp_path / "other").exists()

@@ -49,7 +49,7 @@ def test_image_shape_mismatch(Estimator, images):
         Estimator(architecture="conv", image_shape=(7, 7), **FAST).fit(images)
     with pytest.raises(ValueError, match="n_features=63 is not a square number"):
         Estimator(architecture="conv", **FAST).fit(images[:, :63])
-    for shape in [(8.9, 8.4), (1.5, 8, 8), ("8", 8), [[8, 8]], (0, 8, 8)]:
+    for shape in [(8.9, 8.4), (1.5, 8, 8), ("8", 8), [[8, 8]], ((1,), 8, 8), (0, 8, 8)]:
         with pytest.raises(ValueError, match="image_shape must hold positive integers"):
             Estimator(architecture="conv", image_shape=shape, **FAST).fit(images)
 

@@ -226,6 +226,9 @@ def test_odds_errors(tmp_path, odds_dir):
         savemat(odds_dir / "badlabels.mat", {"X": np.ones((3, 2)), "y": np.array(bad)})
         with pytest.raises(ValueError, match="0 \\(inlier\\) and 1"):
             load_odds(odds_dir / "badlabels.mat")
+    savemat(odds_dir / "inf.mat", {"X": np.array([[0.0], [np.inf], [1.0]]), "y": [[0], [0], [1]]})
+    with pytest.raises(ValueError, match="X holds NaN or infinite values"):
+        load_odds(odds_dir / "inf.mat")
     (odds_dir / "garbage.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(ValueError, match="could not be read"):
         load_odds(odds_dir / "garbage.mat")

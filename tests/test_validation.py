@@ -111,6 +111,7 @@ def test_complex_dtype(Estimator, X):
         ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes must hold positive integers"),
         ({"hidden_layer_sizes": (2.5,)}, "hidden_layer_sizes must hold positive integers"),
         ({"hidden_layer_sizes": [[3, 4]]}, "hidden_layer_sizes must hold positive integers"),
+        ({"hidden_layer_sizes": [8, [4]]}, "hidden_layer_sizes must hold positive integers"),
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
         ({"device": "meta"}, r"device='meta' is not usable on this machine \(NotImplementedError"),
         ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
@@ -252,7 +253,7 @@ def test_fitted_methods_ignore_a_changed_n_components(Estimator, X):
 # True passes the integer checks (True == 1), as for PCA, and counts as 1.
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_booleans_count_as_integers(Estimator, X):
-    est = Estimator(n_components=True, **FAST).fit(X)
+    est = Estimator(n_components=True, **{**FAST, "hidden_layer_sizes": (True, 8)}).fit(X)
     assert est.n_components_ == 1 and type(est.n_components_) is int
     assert est.transform(X).shape == (30, 1)
     assert est.sample(True, random_state=0).shape == (1, 5)

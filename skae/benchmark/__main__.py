@@ -140,6 +140,8 @@ def _check_device(device: str) -> None:
 def _check_random_state(args) -> None:
     # NumPy's and scikit-learn's seeds are below 2**32; odds seeds split i with random_state + i.
     n_seeds = args.n_splits if args.dataset == "odds" else 1
+    if n_seeds > 2**32:
+        _fail("--n-splits must be at most 2**32: each split has its own seed")
     highest = 2**32 - n_seeds
     if not 0 <= args.random_state <= highest:
         why = f": the seeds of the {n_seeds} splits, random_state + split, are below 2**32"
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_splits is None:
         args.n_splits = 1 if args.quick else 3
     _check_random_state(args)
+    # Without '..', the folders a run makes (and removes after a failure) are those named.
+    args.output_dir = Path(os.path.normpath(args.output_dir))
     if args.max_iter is not None and args.max_iter < 1:
         _fail("--max-iter must be a positive integer")
     if args.threads < 0:
