@@ -18,7 +18,7 @@ from skae._base import (
     set_linear,
 )
 from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
-from skae._training import Batches, map_batches
+from skae._training import Batches, fold_batches, map_batches
 
 # Relative lower bounds of the fitted variances, against division by zero when
 # the data lie exactly on the decoded manifold or the codes collapse: float32
@@ -241,10 +241,10 @@ class AutoencoderTransformer(BaseAutoencoder):
         network = self.network_
 
         def squared_residual(x: torch.Tensor) -> torch.Tensor:
-            return (network.decode(network.encode(x)) - x).square().sum(dim=0, keepdim=True)
+            return (network.decode(network.encode(x)) - x).square().sum(dim=0).double()
 
-        sums = map_batches(squared_residual, batches, INFERENCE_BATCH_SIZE).double().numpy()
-        mean_square = RowMoments(len(batches), sums.sum(axis=0) / len(batches))
+        sums = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
+        mean_square = RowMoments(len(batches), sums.cpu().numpy() / len(batches))
         variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
         return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
 

@@ -36,13 +36,21 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from skae._networks import ACTIVATIONS, make_encoder_decoder
-from skae._training import Batches, History, TrainingOptions, map_batches, train
+from skae._training import (
+    Batches,
+    History,
+    TrainingOptions,
+    fold_batches,
+    map_batches,
+    train,
+)
 
 # Rows per forward pass at inference time: large enough to keep a GPU busy,
 # small enough to bound memory.
 INFERENCE_BATCH_SIZE = 1024
 # PCA for init='pca' runs on at most this many rows: a start, not a result.
 PCA_INIT_MAX_SAMPLES = 10_000
+PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), for wide data
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
@@ -553,10 +561,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return x if scale is None else x * scale
 
         self.network_.eval()
-        decoded = map_batches(decode, Batches(Z, self.device_), self._inference_rows)
-        decoded = self._as_output(decoded, Z.dtype)
-        # The offset is added in the output's precision, for the reason of Batches'.
-        return decoded if offset is None else decoded + offset.astype(decoded.dtype)
+        decoded = np.empty((len(Z), self.n_features_in_), dtype=_output_dtype(Z.dtype))
+        batches = Batches(Z, self.device_)
+        map_batches(decode, batches, self._inference_rows, out=torch.from_numpy(decoded))
+        if offset is not None:  # in the output's precision, for the reason of Batches'
+            decoded += offset.astype(decoded.dtype)
+        return decoded
 
     def score_samples(self, X):
         """Per-sample score: higher means more typical of the training data."""
@@ -811,7 +821,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _initialize_from_pca(self, network: nn.Module, X) -> None:
         """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""
         batches = self._batches(X, device=torch.device("cpu"))
-        n_rows = min(len(batches), PCA_INIT_MAX_SAMPLES)
+        n_rows = min(
+            len(batches),
+            PCA_INIT_MAX_SAMPLES,
+            max(PCA_INIT_MAX_VALUES // X.shape[1], self.n_components_ + 1),
+        )
         rows = np.sort(self._rng.choice(len(batches), n_rows, replace=False))
         sample = batches.take(torch.as_tensor(rows)).double().numpy()
         # n rows vary about their mean in at most n - 1 directions (one row: none).
@@ -967,10 +981,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1]."""
         if self._unit_interval_loss is None:
             return
-        extremes = map_batches(
-            lambda x: torch.stack([x.min(), x.max()])[None], batches, INFERENCE_BATCH_SIZE
+        # The smallest of (min, -max) over the batches: the least and greatest value.
+        low_and_minus_high = fold_batches(
+            lambda x: torch.stack([x.min(), -x.max()]), torch.minimum, batches, INFERENCE_BATCH_SIZE
         )
-        low, high = extremes[:, 0].min().item(), extremes[:, 1].max().item()
+        low, high = low_and_minus_high[0].item(), -low_and_minus_high[1].item()
         if low < -1e-5 or high > 1 + 1e-5:
             # With a min-max scaling, or 'auto' on data already in [0, 1], the
             # fitted data were in [0, 1]: these values lie outside their range.
@@ -1008,7 +1023,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
-        return values.numpy().astype(np.float32 if dtype == np.float32 else np.float64, copy=False)
+        return values.numpy().astype(_output_dtype(dtype), copy=False)
+
+
+def _output_dtype(input_dtype) -> type:
+    """float32 in, float32 out; anything else gives float64, as in scikit-learn."""
+    return np.float32 if input_dtype == np.float32 else np.float64
 
 
 def _positive_ints(value, name: str) -> tuple[int, ...]:
@@ -1021,7 +1041,9 @@ def _positive_ints(value, name: str) -> tuple[int, ...]:
 
 def _finite(values: torch.Tensor, what: str) -> torch.Tensor:
     """`values`, computed from finite X by a fitted network: not finite only if X overflowed it."""
-    if not torch.isfinite(values).all():
+    # A sum is finite only if every value is (a 20x cheaper test); when it is
+    # not, large finite values may have overflowed it: look at each.
+    if not torch.isfinite(values.sum()) and not torch.isfinite(values).all():
         raise ValueError(
             f"Some {what} are not finite: X holds values too large for the float32 "
             "networks (about 3.4e38 from the scaling's offset, or large enough to "

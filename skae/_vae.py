@@ -239,8 +239,10 @@ class VAETransformer(BaseAutoencoder):
 
     @property
     def _score_batch_size(self) -> int:
-        # Each sample is decoded n_importance_samples times.
-        return max(1, 16 * INFERENCE_BATCH_SIZE // self.n_importance_samples)
+        # Each sample is decoded n_importance_samples times: at most 16,384
+        # decodings per batch, and about 4M values (16 MB) of decoder output.
+        decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // self.n_features_in_)
+        return max(1, decodings // self.n_importance_samples)
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The same draws for every call and every sample: deterministic scores.

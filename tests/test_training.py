@@ -14,6 +14,8 @@ from skae._training import (
     History,
     TrainingOptions,
     corrupt,
+    fold_batches,
+    map_batches,
     train,
     trimmed_mean,
     zero_negligible,
@@ -116,3 +118,18 @@ def test_divergence_restores_network_and_optimizer():
     restored = [v for s in optimizer.state.values() for v in s.values()]
     assert all(torch.equal(a, b) for a, b in zip(restored, moments, strict=True))
     assert optimizer.param_groups[0]["lr"] == 1e30  # the state as the call found it
+
+
+# Outputs land in one tensor (optionally a given one, cast to its dtype), in
+# row order across batches; fold_batches combines per-batch values as it goes.
+def test_map_and_fold_batches():
+    X = np.arange(35, dtype=np.float64).reshape(7, 5)
+    batches = Batches(X, torch.device("cpu"), offset=np.full(5, 1.0), scale=np.full(5, 2.0))
+    halves = map_batches(lambda x: x[:, :2], batches, batch_size=3)
+    assert halves.dtype == torch.float32
+    assert_allclose(halves.numpy(), (X[:, :2] - 1) / 2)
+    out = torch.zeros((7, 2), dtype=torch.float64)
+    assert map_batches(lambda x: x[:, :2], batches, 3, out=out) is out
+    assert_allclose(out.numpy(), (X[:, :2] - 1) / 2)
+    total = fold_batches(lambda x: x.sum(dim=0), torch.add, batches, batch_size=2)
+    assert_allclose(total.numpy(), ((X - 1) / 2).sum(axis=0), rtol=1e-6)
