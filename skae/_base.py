@@ -1097,9 +1097,24 @@ def _cpu_copy(network: nn.Module) -> nn.Module:
 
 
 def _min_max(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
+        return _csr_min_max(X)
     if sp.issparse(X):
         return min_max_axis(X, axis=0)
     return X.min(axis=0), X.max(axis=0)
+
+
+def _csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Column minima and maxima of a CSR matrix from its stored values, without
+    the CSC copy of all of X that ``min_max_axis`` makes."""
+    n_samples, n_features = X.shape
+    low, high = np.full(n_features, np.inf, X.dtype), np.full(n_features, -np.inf, X.dtype)
+    np.minimum.at(low, X.indices, X.data)
+    np.maximum.at(high, X.indices, X.data)
+    unstored_zeros = np.bincount(X.indices, minlength=n_features) < n_samples
+    low[unstored_zeros] = np.minimum(low[unstored_zeros], 0)
+    high[unstored_zeros] = np.maximum(high[unstored_zeros], 0)
+    return low, high
 
 
 def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:

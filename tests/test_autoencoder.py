@@ -18,6 +18,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import Pipeline
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae._base import _csr_min_max
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
@@ -127,6 +128,25 @@ def test_sparse_matches_dense(small_X, container):
     dense = AutoencoderTransformer(**FAST).fit(X)
     sparse = AutoencoderTransformer(**FAST).fit(container(X))
     assert_allclose(dense.transform(X), sparse.transform(container(X)), rtol=1e-4, atol=1e-5)
+    minmax = dict(FAST, scaling="minmax")
+    dense = AutoencoderTransformer(**minmax).fit(X)
+    sparse = AutoencoderTransformer(**minmax).fit(container(X))
+    assert_array_equal(dense.input_offset_, sparse.input_offset_)
+    assert_array_equal(dense.input_scale_, sparse.input_scale_)
+
+
+# Column ranges of CSR matrices come from the stored values (no CSC copy of X),
+# unstored zeros, explicit zeros, empty and negative columns included.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_min_max(dtype):
+    X = sp.random(60, 12, density=0.2, format="lil", random_state=0, dtype=dtype)
+    X[:, 3], X[:, 5], X[:, 7] = 0, -2.0, 0.5
+    X = X.tocsr()
+    X.data[X.indices == 7] = 0  # stored zeros
+    low, high = _csr_min_max(X)
+    assert low.dtype == dtype
+    assert_array_equal(low, X.toarray().min(axis=0))
+    assert_array_equal(high, X.toarray().max(axis=0))
 
 
 # DataFrames keep their column names; set_output returns DataFrames.
