@@ -1120,4 +1120,15 @@ def _csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
     if sp.issparse(X):
         return mean_variance_axis(X, axis=0)
-    return X.mean(axis=0, dtype=np.float64), X.var(axis=0, dtype=np.float64)
+    mean = X.mean(axis=0, dtype=np.float64)
+    if not X.flags.c_contiguous:  # NumPy sums each column pairwise: chunks would round otherwise
+        return mean, X.var(axis=0, dtype=np.float64)
+    # X.var would hold all of X - mean in float64 (twice float32 X); in chunks,
+    # each added row by row after the running sum, as NumPy sums the rows of a
+    # C-ordered array, the result is X.var's to the bit.
+    rows = max(1, 2**20 // X.shape[1])
+    sum_squares = np.zeros((1, X.shape[1]))
+    for start in range(0, len(X), rows):
+        squares = np.square(X[start : start + rows] - mean)
+        sum_squares = np.add.reduce(np.vstack([sum_squares, squares]), axis=0, keepdims=True)
+    return mean, sum_squares[0] / len(X)
