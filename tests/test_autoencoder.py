@@ -18,7 +18,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_sp
 from sklearn.pipeline import Pipeline
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._base import _csr_min_max
+from skae._base import _csr_min_max, _mean_variance
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
@@ -355,3 +355,13 @@ def test_score_includes_the_scaling_jacobian(loss):
     a = AutoencoderTransformer(**params).fit(X)
     b = AutoencoderTransformer(**params).fit(10 * X)
     assert a.score(X) - b.score(10 * X) == pytest.approx(16 * np.log(10), rel=1e-4)
+
+
+# The scaling's variances are summed in chunks (no float64 copy of X), to the
+# bit of X.var; 2**14 features make chunks of 64 rows.
+def test_chunked_variances_equal_numpy():
+    X = np.random.RandomState(0).normal(3.0, 2.0, size=(200, 2**14)).astype(np.float32)
+    for data in (X, np.asfortranarray(X)):
+        mean, variance = _mean_variance(data)
+        assert_array_equal(mean, data.mean(axis=0, dtype=np.float64))
+        assert_array_equal(variance, data.var(axis=0, dtype=np.float64))
