@@ -669,6 +669,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __setstate__(self, state):
         super().__setstate__(state)
         if "network_" in state:
+            if "n_components_" not in state:  # pickled by an earlier development version
+                self.n_components_ = state.get("_fitted_architecture", state)["n_components"]
             if _device_problem(self.device_) is not None:
                 self.device_ = torch.device("cpu")
             self.network_.to(self.device_)

@@ -228,6 +228,12 @@ def test_unpickling_on_a_machine_without_the_device(Estimator, X):
     restored.__setstate__(state)
     assert restored.device_ == torch.device("cpu")
     assert_array_equal(restored.transform(X), est.transform(X))
+    # A pickle from before n_components_ existed takes it from the fitted architecture.
+    state = {key: value for key, value in est.__getstate__().items() if key != "n_components_"}
+    restored = Estimator.__new__(Estimator)
+    restored.__setstate__({**state, "n_components": 4})  # set_params after the fit
+    assert restored.n_components_ == est.n_components_
+    assert_array_equal(restored.score_samples(X), est.score_samples(X))
 
 
 # The fitted methods use the fitted code size, whatever set_params did since
