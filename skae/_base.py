@@ -51,6 +51,7 @@ INFERENCE_BATCH_SIZE = 1024
 # PCA for init='pca' runs on at most this many rows: a start, not a result.
 PCA_INIT_MAX_SAMPLES = 10_000
 PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), for wide data
+RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
@@ -701,7 +702,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._initialize(X)
         else:
             self._check_architecture_unchanged()
-            self._check_float32_reach(X)
+            self._check_float32_reach(_min_max(X))
         self._set_training_parameters()
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
@@ -804,9 +805,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         self.image_shape_ = self._resolve_image_shape(n_features)
-        self.scaling_ = self._resolve_scaling(X)
-        self.input_offset_, self.input_scale_ = self._scaling_statistics(X)
-        self._check_float32_reach(X)
+        extremes = _min_max(X)  # one pass, for the scaling and the float32 check
+        self.scaling_ = self._resolve_scaling(extremes)
+        self.input_offset_, self.input_scale_ = self._scaling_statistics(X, extremes)
+        self._check_float32_reach(extremes)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
         # Weights are drawn from a seeded fork of torch's global generator, so
         # the fit is reproducible and the user's global RNG state is untouched.
@@ -898,20 +900,23 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return shape
 
-    def _resolve_scaling(self, X) -> str | None:
+    def _resolve_scaling(self, extremes: tuple[np.ndarray, np.ndarray]) -> str | None:
         if self.scaling != "auto":
             return self.scaling
         if self._unit_interval_loss is None:
             return "global"
-        low, high = _min_max(X)
+        low, high = extremes
         return None if low.min() >= 0 and high.max() <= 1 else "global_minmax"
 
-    def _scaling_statistics(self, X) -> tuple[np.ndarray, np.ndarray]:
+    def _scaling_statistics(
+        self, X, extremes: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Offset and scale of the scaling; `extremes` are X's column minima and maxima."""
         n_features = X.shape[1]
         if self.scaling_ is None:
             return np.zeros(n_features), np.ones(n_features)
-        if self.scaling_ in ("minmax", "global_minmax"):
-            offset, high = _min_max(X)
+        if self.scaling_ in RANGE_SCALINGS:
+            offset, high = extremes
             if self.scaling_ == "global_minmax":
                 offset, high = np.full(n_features, offset.min()), np.full(n_features, high.max())
             scale = high - offset
@@ -924,9 +929,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
         return offset, np.where(scale > tiny, scale, 1.0)
 
-    def _check_float32_reach(self, X) -> None:
-        """The networks compute in float32: X, once centred, must lie in its range."""
-        low, high = _min_max(X)
+    def _check_float32_reach(self, extremes: tuple[np.ndarray, np.ndarray]) -> None:
+        """The networks compute in float32: X, once centred, must lie in its range
+        (`extremes`: X's column minima and maxima)."""
+        low, high = extremes
         reach = float(np.max(np.maximum(high - self.input_offset_, self.input_offset_ - low)))
         if reach > float(np.finfo(np.float32).max):
             raise ValueError(
@@ -991,7 +997,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if low < -1e-5 or high > 1 + 1e-5:
             # With a min-max scaling, or 'auto' on data already in [0, 1], the
             # fitted data were in [0, 1]: these values lie outside their range.
-            fitted_range = self.scaling_ in ("minmax", "global_minmax")
+            fitted_range = self.scaling_ in RANGE_SCALINGS
             if not fitted_range and not (self.scaling_ is None and self.scaling == "auto"):
                 hint = "Use scaling='auto', 'global_minmax' or 'minmax'."
             else:
