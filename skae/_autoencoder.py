@@ -102,7 +102,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         **BaseAutoencoder._parameter_constraints,
         "loss": [StrOptions({"mse", "bce"})],
     }
-    _likelihood_parameter = "loss"
+    _likelihood_parameter, _unit_interval_likelihood = "loss", "bce"
 
     def __init__(
         self,
@@ -182,18 +182,14 @@ class AutoencoderTransformer(BaseAutoencoder):
         """
         return super().score_samples(X)
 
-    @property
-    def _unit_interval_loss(self) -> str | None:
-        return "loss='bce'" if self.loss == "bce" else None
-
     def _make_network(self, n_features: int) -> nn.Module:
         encoder, decoder = self._encoder_decoder(n_features, self.n_components_)
-        return Autoencoder(encoder, decoder, self.loss)
+        return Autoencoder(encoder, decoder, self._likelihood)
 
     def _set_linear_parts(self, network, mean, components, variances) -> None:
         codes = components @ mean
         set_linear(network.encoder.linear, components, -codes)
-        if self.loss == "bce":
+        if self._likelihood == "bce":
             set_linear(network.decoder.linear, 0 * components.T, logit(mean))
         else:
             set_linear(network.decoder.linear, components.T, mean)
@@ -207,7 +203,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         mean = torch.as_tensor(self.latent_mean_, device=device)
         log_det_code = np.sum(np.log(np.diag(cholesky)))
         constant = self._log_scale_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
-        if self.loss == "mse":
+        if self._likelihood == "mse":
             scaled_variance = self.noise_variance_ / self.input_scale_**2
             constant -= 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
             precision = torch.as_tensor(1 / scaled_variance, device=device)
@@ -215,7 +211,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         def score(x: torch.Tensor) -> torch.Tensor:
             code = self.network_.encode(x)
             output = self.network_.decoder(code)  # logits for loss='bce'
-            if self.loss == "mse":
+            if self._likelihood == "mse":
                 log_likelihood = -0.5 * ((output - x).double().square() * precision).sum(dim=1)
             else:  # Bernoulli: minus the summed cross-entropy
                 log_likelihood = -n_features * reconstruction_loss(output, x, "bce").double()
@@ -230,7 +226,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         moments = self._summarize("codes", RowMoments.of(codes, covariance=True))
         self.latent_mean_, self.latent_covariance_ = moments.mean, moments.covariance
         self.noise_variance_ = None
-        if self.loss == "mse":
+        if self._likelihood == "mse":
             # Held out if possible: a flexible network fits its training data
             # more closely than new data, and its residuals there understate the noise.
             residual_batches = batches if validation is None else validation

@@ -312,8 +312,10 @@ def _is_numeric_dtype(dtype) -> bool:
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class of the autoencoder transformers. Not for direct use."""
 
-    # The parameter that names the model of X given the code ('loss' or 'likelihood').
+    # The parameter that names the model of X given the code ('loss' or
+    # 'likelihood'), and its value that needs X in [0, 1].
     _likelihood_parameter: str
+    _unit_interval_likelihood: str
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -405,9 +407,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # What each autoencoder defines
 
     @property
-    @abstractmethod
     def _unit_interval_loss(self) -> str | None:
-        """The parameter setting whose loss needs X in [0, 1] (e.g. "loss='bce'"), or None."""
+        """The fitted setting (e.g. "loss='bce'") if its loss needs X in [0, 1], else None."""
+        if self._likelihood != self._unit_interval_likelihood:
+            return None
+        return f"{self._likelihood_parameter}={self._likelihood!r}"
 
     @abstractmethod
     def _make_network(self, n_features: int) -> nn.Module:
@@ -505,9 +509,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The updated estimator.
         """
+        fitted = hasattr(self, "network_")
+        if fitted:  # _fit_context validates the parameters on the first call only
+            self._validate_params()
         return self._fit(
             X,
-            reset=not hasattr(self, "network_"),
+            reset=not fitted,
             max_epochs=1,
             validate=False,
             adaptive=False,
@@ -670,8 +677,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def __setstate__(self, state):
         super().__setstate__(state)
         if "network_" in state:
-            if "n_components_" not in state:  # pickled by an earlier development version
-                self.n_components_ = state.get("_fitted_architecture", state)["n_components"]
+            # Pickled by an earlier development version, without these attributes.
+            fitted = state.get("_fitted_architecture", state)
+            if "n_components_" not in state:
+                self.n_components_ = fitted["n_components"]
+            if "_likelihood" not in state:
+                self._likelihood = fitted[self._likelihood_parameter]
             if _device_problem(self.device_) is not None:
                 self.device_ = torch.device("cpu")
             self.network_.to(self.device_)
@@ -710,9 +721,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         validation = self._batches(X, validation_rows) if validate else None
         options = TrainingOptions(
             max_epochs=max_epochs,
-            batch_size=self.batch_size,
+            batch_size=int(self.batch_size),  # NumPy integers pass the Integral constraint
             # The t-SNE term depends on the batch: validate on batches like training's.
-            evaluation_batch_size=self.batch_size if self.neighbor_weight else None,
+            evaluation_batch_size=int(self.batch_size) if self.neighbor_weight else None,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             noise=self.noise,
@@ -802,6 +813,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"n_features={n_features}: an autoencoder's code is a bottleneck."
             )
         self.n_components_ = int(self.n_components)  # True passes Integral checks
+        # The loss or likelihood the network is built for: what the fitted
+        # methods compute, whatever set_params changes later.
+        self._likelihood = getattr(self, self._likelihood_parameter)
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         self.image_shape_ = self._resolve_image_shape(n_features)

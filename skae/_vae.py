@@ -112,7 +112,7 @@ class VAETransformer(BaseAutoencoder):
 
     __doc__ = fill_doc(__doc__)
 
-    _likelihood_parameter = "likelihood"
+    _likelihood_parameter, _unit_interval_likelihood = "likelihood", "bernoulli"
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
@@ -205,16 +205,13 @@ class VAETransformer(BaseAutoencoder):
             The IWAE lower bound with `n_importance_samples` draws, as a log-density
             of X in its own units (the internal scaling's Jacobian included).
         """
+        self._validate_params()  # n_importance_samples may have been set after fit
         return super().score_samples(X)
-
-    @property
-    def _unit_interval_loss(self) -> str | None:
-        return "likelihood='bernoulli'" if self.likelihood == "bernoulli" else None
 
     def _make_network(self, n_features: int) -> nn.Module:
         encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components_)
         return VariationalAutoencoder(
-            encoder, decoder, n_features, self.likelihood, self.beta, self.n_training_draws
+            encoder, decoder, n_features, self._likelihood, self.beta, self.n_training_draws
         )
 
     def _set_linear_parts(self, network, mean, components, variances) -> None:
@@ -223,7 +220,7 @@ class VAETransformer(BaseAutoencoder):
         weight = np.vstack([components / std, np.zeros_like(components)])
         bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
         set_linear(network.encoder.linear, weight, bias)
-        if self.likelihood == "bernoulli":
+        if self._likelihood == "bernoulli":
             set_linear(network.decoder.linear, 0 * components.T, logit(mean))
         else:
             set_linear(network.decoder.linear, components.T * std.T, mean)
@@ -242,12 +239,13 @@ class VAETransformer(BaseAutoencoder):
         # Each sample is decoded n_importance_samples times: at most 16,384
         # decodings per batch, and about 4M values (16 MB) of decoder output.
         decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // self.n_features_in_)
-        return max(1, decodings // self.n_importance_samples)
+        return max(1, decodings // int(self.n_importance_samples))
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The same draws for every call and every sample: deterministic scores.
         generator = torch.Generator().manual_seed(self._score_seed)
-        noise = torch.randn((self.n_importance_samples, self.n_components_), generator=generator)
+        draws = int(self.n_importance_samples)
+        noise = torch.randn((draws, self.n_components_), generator=generator)
         noise, log_jacobian = noise.to(self.device_), self._log_scale_jacobian
 
         def score(x: torch.Tensor) -> torch.Tensor:

@@ -234,6 +234,11 @@ def test_unpickling_on_a_machine_without_the_device(Estimator, X):
     restored.__setstate__({**state, "n_components": 4})  # set_params after the fit
     assert restored.n_components_ == est.n_components_
     assert_array_equal(restored.score_samples(X), est.score_samples(X))
+    # ... and the loss or likelihood the network was built for likewise.
+    state = {key: value for key, value in est.__getstate__().items() if key != "_likelihood"}
+    restored = Estimator.__new__(Estimator)
+    restored.__setstate__({**state, est._likelihood_parameter: est._unit_interval_likelihood})
+    assert_array_equal(restored.score_samples(X), est.score_samples(X))
 
 
 # The fitted methods use the fitted code size, whatever set_params did since
@@ -263,3 +268,48 @@ def test_booleans_count_as_integers(Estimator, X):
     assert est.n_components_ == 1 and type(est.n_components_) is int
     assert est.transform(X).shape == (30, 1)
     assert est.sample(True, random_state=0).shape == (1, 5)
+
+
+# Likewise the loss or likelihood: the fitted network's, not the parameter's.
+@pytest.mark.parametrize(
+    "Estimator, changes",
+    [
+        (AutoencoderTransformer, {"loss": ("mse", "bce")}),
+        (AutoencoderTransformer, {"loss": ("bce", "mse")}),
+        (VAETransformer, {"likelihood": ("gaussian", "bernoulli")}),
+    ],
+)
+def test_fitted_methods_ignore_a_changed_likelihood(Estimator, changes, X):
+    ((name, (fitted, changed)),) = changes.items()
+    X = X if fitted != "bce" else np.abs(X) / np.abs(X).max()
+    est = Estimator(**{name: fitted}, **FAST).fit(X)
+    scores = est.score_samples(X)
+    est.set_params(**{name: changed})
+    assert_array_equal(est.score_samples(X), scores)
+    with pytest.raises(ValueError, match=f"{name} {fitted!r} -> {changed!r}"):
+        est.partial_fit(X)
+
+
+# NumPy integers pass the integer constraints (a grid of np.arange), and work.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_numpy_integer_parameters(Estimator, X):
+    integers = dict(batch_size=np.int64(8), max_iter=np.uint8(2), n_iter_no_change=np.int32(2))
+    if Estimator is VAETransformer:
+        integers.update(
+            kl_warmup=np.int64(1), n_importance_samples=np.uint8(3), n_training_draws=np.int16(2)
+        )
+    est = Estimator(n_components=np.int64(2), hidden_layer_sizes=(8,), **integers).fit(X)
+    est.partial_fit(X)
+    assert np.isfinite(est.score_samples(X)).all()
+
+
+# partial_fit checks the parameters on every call, not only the first
+# (set_params may come between calls), as does the VAE's scoring.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_parameters_checked_after_the_first_partial_fit(Estimator, X):
+    est = Estimator(**FAST).partial_fit(X)
+    with pytest.raises(ValueError, match="'learning_rate_init' parameter"):
+        est.set_params(learning_rate_init=-0.05).partial_fit(X)
+    if Estimator is VAETransformer:
+        with pytest.raises(ValueError, match="'n_importance_samples' parameter"):
+            est.set_params(learning_rate_init=1e-3, n_importance_samples=0).score_samples(X)
