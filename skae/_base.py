@@ -11,6 +11,7 @@ import copy
 import inspect
 import math
 import textwrap
+import threading
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable
@@ -824,11 +825,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.input_offset_, self.input_scale_ = self._scaling_statistics(X, extremes)
         self._check_float32_reach(extremes)
         seed = int(self._rng.randint(np.iinfo(np.int32).max))
-        # Weights are drawn from a seeded fork of torch's global generator, so
-        # the fit is reproducible and the user's global RNG state is untouched.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            network = self._make_network(n_features)
+        network = _seeded(lambda: self._make_network(n_features), seed)
         if self.init == "pca":
             self._initialize_from_pca(network, X)
         self.network_ = network.to(self.device_)
@@ -1046,6 +1043,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
         return values.numpy().astype(_output_dtype(dtype), copy=False)
+
+
+# torch's modules draw their initial weights from its global CPU generator,
+# shared by all threads: fits in concurrent threads (GridSearchCV with the
+# threading backend) take turns with it.
+_GLOBAL_GENERATOR_LOCK = threading.Lock()
+
+
+def _seeded(make: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """`make()` with torch's global CPU generator seeded with `seed`, and its
+    state restored afterwards: a reproducible network, and no change to the
+    caller's random stream (``torch.manual_seed`` would also reseed the GPUs')."""
+    with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        return make()
 
 
 def _output_dtype(input_dtype) -> type:

@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,35 @@ def test_global_rng_untouched(small_X):
     expected = torch.rand(3)
     torch.manual_seed(123)
     AutoencoderTransformer(**FAST).fit(small_X)
+    assert_array_equal(torch.rand(3), expected)
+
+
+# Nor the GPUs' generators, which torch.manual_seed would reseed, even for a CPU fit.
+def test_gpu_generators_untouched(small_X, monkeypatch):
+    reseeded = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", reseeded.append)
+    AutoencoderTransformer(**FAST).fit(small_X)
+    assert reseeded == []
+
+
+# Fits in concurrent threads (GridSearchCV's threading backend) give the
+# models they give one at a time, and leave the global state as it was.
+def test_fits_in_threads(small_X):
+    def fit(seed):
+        ae = AutoencoderTransformer(
+            hidden_layer_sizes=(256,), max_iter=1, early_stopping=False, random_state=seed
+        )
+        return ae.fit_transform(small_X)
+
+    seeds = range(8)
+    alone = [fit(seed) for seed in seeds]
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(fit, seeds))
+    for codes, expected_codes in zip(together, alone):
+        assert_array_equal(codes, expected_codes)
     assert_array_equal(torch.rand(3), expected)
 
 
