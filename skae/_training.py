@@ -278,8 +278,9 @@ def _epoch(
     options: TrainingOptions,
     shuffle: torch.Generator,
     noise: torch.Generator,
-) -> float:
-    """One pass over `batches`; the mean training loss."""
+) -> tuple[float, float]:
+    """One pass over `batches`; the mean training loss, and the first batch's
+    (before its step)."""
     network.train()
     autocast = (
         torch.autocast(batches.device.type, dtype=torch.bfloat16)
@@ -290,6 +291,7 @@ def _epoch(
     total = torch.zeros((), device=batches.device)
     order = torch.randperm(len(batches), generator=shuffle)
     step = _optimizer_step(optimizer)
+    first = None
     for x in batches.iterate(options.batch_size, order):
         x_in = corrupt(x, options.noise, options.noise_level, noise, batches.offset, batches.scale)
         with autocast:
@@ -298,7 +300,8 @@ def _epoch(
         loss.backward()
         step()
         total += loss.detach() * len(x)
-    return total.item() / len(batches)
+        first = loss.detach() if first is None else first
+    return total.item() / len(batches), first.item()
 
 
 def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -380,29 +383,33 @@ def train(
         history.restart()
     history.monitors_validation = validation_batches is not None
     history.converged = False
-    epochs = range(options.max_epochs)
-    progress = tqdm(epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1)
-    for _ in progress:
+    start_loss = None
+    progress = tqdm(
+        total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
+    )
+    for _ in range(options.max_epochs):
         epoch = history.n_iter
         objective_changed = options.on_epoch_start is not None and options.on_epoch_start(epoch)
         if objective_changed and validation_batches is None:
             # A training loss of a new objective cannot be compared with the
             # best so far; the validation loss always measures the real one.
             history.best_loss = np.inf
-        loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
+        loss, first_batch_loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
+        # The loss before this call's first step (not an earlier call's: a
+        # partial_fit stream's chunks may differ in scale).
+        start_loss = first_batch_loss if start_loss is None else start_loss
         zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
         zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)
         monitored = loss
         if validation_batches is not None:
             monitored = evaluate_loss(network, validation_batches, options, seed + 2)
-        if not (np.isfinite(loss) and np.isfinite(monitored)):
+        problem = _divergence(loss, monitored, start_loss)
+        if problem is not None:
             network.load_state_dict(initial_state)
             optimizer.load_state_dict(initial_optimizer_state)
-            which, value = ("validation", monitored) if np.isfinite(loss) else ("training", loss)
             raise FloatingPointError(
-                f"Training diverged at epoch {epoch + 1}: the {which} loss became {value}. "
-                "Try a smaller learning_rate_init, or check that the input is scaled "
-                "(scaling='standard')."
+                f"Training diverged at epoch {epoch + 1}: {problem}. Try a smaller "
+                "learning_rate_init, or check that the input is scaled (scaling='standard')."
             )
         history.loss_curve.append(loss)
         if validation_batches is not None:
@@ -429,6 +436,24 @@ def train(
         network.load_state_dict(best_state)
     network.eval()
     return history
+
+
+# A training loss this many times its starting magnitude (at least 1) above
+# it has diverged: a fit that lowers its loss never comes near, while one
+# whose steps overshoot grows it by orders of magnitude per epoch, and may
+# stay finite (a saturated network) without ever recovering.
+DIVERGENCE_GROWTH = 1e3
+
+
+def _divergence(loss: float, monitored: float, start_loss: float) -> str | None:
+    """What shows that training diverged, or None."""
+    if not np.isfinite(loss):
+        return f"the training loss became {loss}"
+    if not np.isfinite(monitored):
+        return f"the validation loss became {monitored}"
+    if loss > start_loss + DIVERGENCE_GROWTH * max(abs(start_loss), 1.0):
+        return f"the training loss grew from {start_loss:.4g} to {loss:.4g}"
+    return None
 
 
 # Magnitudes below which a weight or an Adam moment is set to zero (see
@@ -492,7 +517,8 @@ def _report(progress: tqdm, verbose: int, history: History) -> None:
     if history.validation_loss_curve:
         values["validation_loss"] = history.validation_loss_curve[-1]
     if verbose == 1:
-        progress.set_postfix({k: f"{v:.4g}" for k, v in values.items()})
+        progress.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+        progress.update()
     elif verbose >= 2:
         text = ", ".join(f"{k} = {v:.6g}" for k, v in values.items())
         print(f"Epoch {history.n_iter}: {text}", file=sys.stderr)

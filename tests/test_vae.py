@@ -183,7 +183,7 @@ def test_warm_start_with_new_beta_restarts_convergence(small_X):
 # The validation loss measures the real objective during a KL warm-up too, so
 # early stopping keeps the starting point when training only made it worse.
 def test_kl_warmup_keeps_a_better_start(small_X, assert_starts_as_pca):
-    vae = VAETransformer(kl_warmup=5, learning_rate_init=0.3, max_iter=2, random_state=0)
+    vae = VAETransformer(kl_warmup=5, learning_rate_init=0.05, max_iter=2, random_state=0)
     vae.fit(small_X)
     assert vae.best_epoch_ == 0
     assert vae.best_loss_ < min(vae.validation_loss_curve_)
