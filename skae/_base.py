@@ -304,10 +304,13 @@ def _holds_numbers(column) -> bool:
 
 
 def _is_numeric_dtype(dtype) -> bool:
+    if isinstance(dtype, pd.CategoricalDtype):  # numbers as categories convert as numbers
+        return _is_numeric_dtype(dtype.categories.dtype)
     try:
-        return np.issubdtype(np.dtype(dtype), np.number) or np.dtype(dtype) == np.bool_
-    except TypeError:  # pandas extension dtypes such as Int64 or category
+        dtype = np.dtype(dtype)
+    except TypeError:  # pandas extension dtypes such as Int64
         return getattr(dtype, "_is_numeric", False)
+    return dtype.kind in "biufc"  # not timedeltas ('m'), which NumPy counts as integers
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -572,7 +575,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.network_.eval()
         decoded = np.empty((len(Z), self.n_features_in_), dtype=_output_dtype(Z.dtype))
         batches = Batches(Z, self.device_)
-        map_batches(decode, batches, self._inference_rows, out=torch.from_numpy(decoded))
+        out = torch.from_numpy(decoded)
+        _finite(map_batches(decode, batches, self._inference_rows, out=out), "outputs")
         if offset is not None:  # in the output's precision, for the reason of Batches'
             decoded += offset.astype(decoded.dtype)
         return decoded
@@ -936,8 +940,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if self.scaling_ == "global":
                 variance = np.full(n_features, variance.mean())
             scale = np.sqrt(variance)
-        # Constant features keep their values, as in StandardScaler.
-        tiny = 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(offset))
+        # Constant features keep their values, as in StandardScaler. Constant is
+        # relative to the offset (a spread within rounding of it), so data in
+        # tiny units is scaled; a scale below float32's range cannot be used.
+        rounding = 10 * np.finfo(np.float64).eps * np.abs(offset)
+        tiny = np.maximum(rounding, np.finfo(np.float32).tiny)
         return offset, np.where(scale > tiny, scale, 1.0)
 
     def _check_float32_reach(self, extremes: tuple[np.ndarray, np.ndarray]) -> None:

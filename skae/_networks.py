@@ -371,7 +371,7 @@ class VariationalAutoencoder(nn.Module):
         log p(x) >= E[log (1/K) sum_k p(x, z_k) / q(z_k | x)], z_k ~ q(z | x),
         with z_k = mean + noise_k * std. The K standard-normal draws in `noise`
         (shape (K, n_components)) are shared by all samples ("common random
-        numbers"), so each sample's estimate depends on that sample alone.
+        numbers"), so each sample's estimate does not depend on the other samples.
         """
         mean, logvar = self.encode(x)
         return self._importance_weighted_bound(x, mean, logvar, noise[:, None, :], 1.0)

@@ -247,6 +247,17 @@ def test_large_offsets_keep_the_spread(small_X, Estimator):
     assert relative_error(shifted, small_X + offset) == expected
 
 
+# Data in tiny units (std 1e-20) is scaled like any other, as StandardScaler
+# does: only a spread within rounding of the offset counts as constant.
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_tiny_units_are_scaled(small_X, Estimator):
+    plain = Estimator(n_components=3, scaling="standard", **FAST).fit(small_X)
+    tiny = Estimator(n_components=3, scaling="standard", **FAST).fit(small_X * 1e-20)
+    assert_allclose(tiny.input_scale_, plain.input_scale_ * 1e-20)
+    # Not exactly equal: Adam's first steps amplify the float32 round-off.
+    assert_allclose(tiny.transform(small_X * 1e-20), plain.transform(small_X), atol=0.02)
+
+
 # warm_start continues training; without it fit starts anew.
 def test_warm_start(small_X):
     ae = AutoencoderTransformer(**{**FAST, "warm_start": True}).fit(small_X)

@@ -70,6 +70,13 @@ def test_non_numeric_columns(Estimator, X):
     # A long list of columns is cut short.
     with pytest.raises(TypeError, match=r"'4', '... \(8 in all\)'\]"):
         Estimator(**FAST).fit(pd.DataFrame(np.full((5, 8), "s")))
+    # Durations are not numbers (NumPy counts them as integers), numeric categories are.
+    durations = df.assign(city=pd.to_timedelta(np.arange(30), unit="s"))
+    with pytest.raises(TypeError, match=r"non-numeric columns \['city'\]"):
+        Estimator(**FAST).fit(durations)
+    categories = df.assign(city=pd.Categorical([1.0, 2.0, 3.0] * 10))
+    expected = Estimator(**FAST).fit(categories.astype(float)).transform(categories.astype(float))
+    assert_array_equal(Estimator(**FAST).fit(categories).transform(categories), expected)
 
 
 # Finite float64 values beyond float32's range, or whose spread exceeds it,
@@ -88,6 +95,8 @@ def test_values_beyond_float32(Estimator, X):
         model.transform(sp.csr_matrix(-X * 1e40))
     with pytest.raises(ValueError, match="Some scores are not finite"):
         model.score_samples(X * 1e40)
+    with pytest.raises(ValueError, match="Some outputs are not finite"):
+        model.inverse_transform(np.full((3, 2), 1e39))
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
@@ -192,6 +201,28 @@ def test_divergence_is_an_error(X):
     assert len(ae.validation_loss_curve_) == len(ae.loss_curve_)
     ae.set_params(learning_rate_init=1e-3).fit(X)
     assert np.isfinite(ae.loss_curve_[-1]) and len(ae.validation_loss_curve_) == len(ae.loss_curve_)
+
+
+# A loss that explodes but stays finite (saturated units) is divergence too,
+# with or without early stopping, which would otherwise keep the starting weights.
+@pytest.mark.parametrize(
+    "Estimator, early_stopping, init",
+    [
+        (AutoencoderTransformer, False, "pca"),
+        (AutoencoderTransformer, True, "random"),
+        (VAETransformer, False, "pca"),
+    ],
+)
+def test_finite_divergence_is_an_error(Estimator, early_stopping, init):
+    X = np.random.RandomState(0).normal(size=(200, 5))
+    est = Estimator(
+        hidden_layer_sizes=(8,), max_iter=15, learning_rate_init=1e4, init=init,
+        early_stopping=early_stopping, random_state=0,
+    )  # fmt: skip
+    with pytest.raises(FloatingPointError, match=r"epoch \d: the training loss grew from"):
+        est.fit(X)
+    with pytest.raises(NotFittedError):
+        est.transform(X)
 
 
 # A fresh fit that diverges leaves no model that looks fitted.
