@@ -13,10 +13,10 @@ from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
     RowMoments,
-    fill_doc,
     logit,
     set_linear,
 )
+from skae._docstrings import fill_doc
 from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
 from skae._training import Batches, fold_batches, map_batches
 

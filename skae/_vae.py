@@ -14,10 +14,10 @@ from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
     RowMoments,
-    fill_doc,
     logit,
     set_linear,
 )
+from skae._docstrings import fill_doc
 from skae._networks import VariationalAutoencoder
 from skae._training import Batches, map_batches
 

@@ -1,0 +1,180 @@
+"""Parameter and attribute docs that both estimators' docstrings share."""
+
+import inspect
+import textwrap
+
+
+def fill_doc(docstring: str) -> str:
+    """`docstring`, dedented, with the ``%(name)s`` blocks of SHARED_DOCS filled in."""
+    blocks = {name: textwrap.dedent(text).strip("\n") for name, text in SHARED_DOCS.items()}
+    return inspect.cleandoc(docstring) % blocks
+
+
+# Parameter and attribute docs shared by the estimators' docstrings.
+SHARED_DOCS = {
+    "network_parameters": """\
+    hidden_layer_sizes : int or tuple of int, default=None
+        For ``architecture='mlp'``, the widths of the encoder's hidden layers
+        (the decoder mirrors them); default ``(256, 128)``. For
+        ``architecture='conv'``, the channels of each stride-2 convolution;
+        default ``(32, 64)``.
+    activation : {'relu', 'tanh', 'logistic', 'identity', 'elu', 'gelu'}, default='relu'
+        Activation between layers.
+    architecture : {'mlp', 'conv'}, default='mlp'
+        A fully connected network for tabular data, or a convolutional one for
+        images. X stays flat, shape (n_samples, C*H*W), in and out.
+    image_shape : tuple of int, default=None
+        ``(H, W)`` or ``(C, H, W)`` for ``architecture='conv'``. When None, a
+        square single-channel image is assumed.
+    init : {'pca', 'random'}, default='pca'
+        'pca' gives the encoder and the decoder a linear shortcut initialised
+        from a PCA of the (scaled) training data, beside the non-linear layers,
+        whose last layer starts at zero: training starts from the PCA solution
+        and learns what a linear map cannot do. (For losses on [0, 1] the
+        decoder outputs logits, and only the encoder starts from PCA.) 'random'
+        is a plain network with PyTorch's default initialisation.
+""",
+    "training_parameters": """\
+    scaling : {'auto', 'standard', 'global', 'minmax', 'global_minmax'} or None, default='auto'
+        How features are scaled before the network; the loss is measured in
+        this space, and ``inverse_transform`` undoes it. Learned in ``fit`` (or
+        the first ``partial_fit``).
+
+        - 'standard': each feature to zero mean and unit variance, so that
+          every feature counts alike in the loss, whatever its units.
+        - 'global': each feature centred, then all divided by one common scale
+          (the root mean variance): the loss is the squared error in X's own
+          units, the quantity PCA minimises.
+        - 'minmax': each feature to [0, 1].
+        - 'global_minmax': X to [0, 1] by its overall minimum and maximum, the
+          same for every feature (as dividing 8-bit pixel counts by 255 does).
+        - None: X as it is.
+        - 'auto': one scale for all features, so that nearly constant ones,
+          such as border pixels, are not blown up: 'global' for the
+          autoencoder's MSE and the VAE's Gaussian likelihood (which learns a
+          scale per feature on top); for losses on [0, 1] (``loss='bce'``,
+          ``likelihood='bernoulli'``), None if X lies in [0, 1], else
+          'global_minmax' (with a range per feature, a pixel dark in every
+          training image would put a lit one in a new image far outside
+          [0, 1], where these losses are not defined).
+    noise : {'gaussian', 'masking'} or None, default=None
+        Corruption of the inputs during training, for a denoising autoencoder:
+        Gaussian noise of standard deviation `noise_level`, or a fraction
+        `noise_level` of the entries set to 0 (e.g. pixels switched off), both
+        in the units of X. The target is the clean input, and the validation
+        loss of early stopping is measured on corrupted inputs too;
+        ``transform`` never adds noise.
+    noise_level : float, default=0.1
+        Strength of the `noise`.
+    contamination : float in [0, 0.5), default=0.0
+        The expected fraction of outliers in the training data. That fraction
+        of the worst-fitted samples of each batch (and of the validation set)
+        is left out of the loss, a trimmed mean (least trimmed squares), so
+        that outliers in the training data are not learned and stay easy to
+        flag with ``score_samples``. Use it for anomaly detection (e.g. 0.1);
+        0 trains on every sample.
+    neighbor_weight : float, default=0.0
+        Weight of a parametric t-SNE term (van der Maaten, 2009) added to the
+        loss: within each batch, the divergence between the neighbourhoods of
+        the samples in the (scaled) input space and in the code, per feature
+        of the reconstruction loss. It keeps neighbours together and pushes
+        the rest apart, which separates clusters that a reconstruction loss
+        alone leaves overlapping in a small code (e.g. a 2-D map of MNIST
+        that a linear classifier can read); the decoder is still trained, so
+        ``inverse_transform`` keeps working. 0 (the default) trains for
+        reconstruction alone; 1 to 10 is a useful range. Best with
+        ``init='random'``: the PCA start holds the code near PCA's.
+    perplexity : float, default=5.0
+        The effective number of neighbours of each sample in the t-SNE term,
+        as in :class:`~sklearn.manifold.TSNE` but among the samples of a batch
+        (capped at the batch size minus one), so smaller than TSNE's usual 30:
+        5 in a batch of 64 drawn from 1,800 samples is about 140 in the whole
+        set. Only used when `neighbor_weight` > 0.
+    batch_size : int, default=64
+        Samples per optimisation step.
+    learning_rate : {'constant', 'adaptive'}, default='constant'
+        Learning-rate schedule of ``fit``, as in
+        :class:`~sklearn.neural_network.MLPRegressor`. 'constant' keeps
+        `learning_rate_init`. 'adaptive' divides the learning rate by 5 each
+        time the monitored loss has not improved by `tol` for
+        `n_iter_no_change` epochs, where training would otherwise stop; with
+        early stopping, training goes on from the best weights so far. It
+        stops once the learning rate is at or below 1e-6 (or at `max_iter`).
+        Slower, and usually a better optimum (e.g. a VAE's likelihood).
+    learning_rate_init : float, default=1e-3
+        Learning rate of the Adam optimiser, at the start of every ``fit`` and
+        ``partial_fit`` call.
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the data).
+    alpha : float, default=0.0
+        L2 penalty (weight decay) of the optimiser.
+    early_stopping : bool, default=True
+        Whether to hold out `validation_fraction` of the data and stop when the
+        validation loss stops improving, restoring the weights of the best
+        epoch (the starting point counts, so with ``init='pca'`` and a squared
+        error loss the result is never worse than PCA on the validation data).
+        Unlike ``MLPRegressor`` this is on by default. When False, training
+        stops once the training loss stops improving.
+    validation_fraction : float, default=0.1
+        Fraction of the data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least `tol` before stopping.
+    tol : float, default=1e-4
+        Smallest improvement of the monitored loss that counts, in that loss's
+        units: for the autoencoder a mean over features, for the VAE the
+        negative bound in nats per sample, a sum over features, so that a VAE
+        with the default often trains until ``max_iter``
+        (``ConvergenceWarning``); a larger ``tol`` stops it sooner.
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the previous fit instead of starting anew.
+        Changed training parameters (e.g. ``learning_rate_init``, ``alpha``)
+        take effect; those that define the network (``n_components``, ``init``,
+        ``hidden_layer_sizes``, ``activation``, ``architecture``,
+        ``image_shape``, ``scaling``, ``device``, and ``loss`` or
+        ``likelihood``) cannot change, here or in ``partial_fit``.
+    device : str or torch.device, default='auto'
+        Where the network runs: 'auto' (CUDA when available, else CPU), 'cpu',
+        'cuda', 'cuda:1', ... Batches are copied to the device as they are used.
+    mixed_precision : bool, default=False
+        Train under bfloat16 autocast (fast on recent GPUs).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the shuffling, the validation split and the noise.
+        The same integer gives the same model on the CPU (with the same
+        number of threads).
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch.
+""",
+    "fitted_attributes": """\
+    n_components_ : int
+        Size of the fitted network's code (`n_components` when it was fitted).
+    network_ : torch.nn.Module
+        The trained network; its ``encoder`` and ``decoder`` are plain torch modules.
+    device_ : torch.device
+        The device the network is on.
+    scaling_ : str or None
+        The resolved `scaling`.
+    input_offset_, input_scale_ : ndarray of shape (n_features_in_,)
+        The internal scaling is ``(X - input_offset_) / input_scale_``.
+    image_shape_ : tuple of int or None
+        The resolved ``(C, H, W)`` for ``architecture='conv'``.
+    loss_curve_ : list of float
+        Mean training loss of each epoch (a trimmed mean with `contamination`,
+        on corrupted inputs with `noise`).
+    validation_loss_curve_ : list of float
+        Mean validation loss of each epoch (empty without early stopping).
+    best_loss_ : float
+        Best monitored loss (validation loss with early stopping).
+    best_epoch_ : int
+        Epoch (1-based) of `best_loss_`. When early stopping kept the starting
+        point of a fit, the number of epochs run before it: 0 for a fresh fit.
+    n_iter_ : int
+        Number of epochs run.
+""",
+    "feature_attributes": """\
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+""",
+}
