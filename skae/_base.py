@@ -542,6 +542,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._check_architecture_unchanged()
             self._check_float32_reach(_min_max(X))
         self._set_training_parameters()
+        # After the scaling statistics, which keep the bits of X's own layout.
+        X = _row_major(X)
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
         self._check_bounds(batches)
@@ -978,6 +980,13 @@ def _csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     low[unstored_zeros] = np.minimum(low[unstored_zeros], 0)
     high[unstored_zeros] = np.maximum(high[unstored_zeros], 0)
     return low, high
+
+
+def _row_major(X):
+    """Dense X in C order. Training gathers random rows, which from column-major
+    memory (a DataFrame's values) took 8x longer, and epochs 30-60% longer: one
+    copy of X is cheaper."""
+    return X if sp.issparse(X) or X.flags.c_contiguous else np.ascontiguousarray(X)
 
 
 def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:

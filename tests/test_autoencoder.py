@@ -398,6 +398,17 @@ def test_score_includes_the_scaling_jacobian(loss):
     assert a.score(X) - b.score(10 * X) == pytest.approx(16 * np.log(10), rel=1e-4)
 
 
+# Column-major input (a DataFrame's values) trains from a row-major copy, made
+# after the scaling statistics: the same model as before, bit for bit.
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_column_major_input(small_X, Estimator):
+    column_major = np.asfortranarray(small_X)
+    model = Estimator(**FAST).fit(column_major)
+    expected = Estimator(**FAST).fit(small_X)
+    assert_array_equal(model.transform(small_X), expected.transform(small_X))
+    assert_array_equal(model.score_samples(small_X), expected.score_samples(small_X))
+
+
 # The scaling's variances are summed in chunks (no float64 copy of X), to the
 # bit of X.var; 2**14 features make chunks of 64 rows.
 def test_chunked_variances_equal_numpy():
