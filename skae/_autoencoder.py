@@ -196,8 +196,10 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The density terms in float64: float32 sums of many features would
-        # make a sample's score depend on its batch in the last digits.
-        n_features, device = self.n_features_in_, self.device_
+        # make a sample's score depend on its batch in the last digits. (On
+        # the CPU for Apple's MPS, which has no float64.)
+        n_features = self.n_features_in_
+        device = torch.device("cpu") if self.device_.type == "mps" else self.device_
         cholesky = np.linalg.cholesky(_regularized(self.latent_covariance_))
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
         mean = torch.as_tensor(self.latent_mean_, device=device)
@@ -212,10 +214,12 @@ class AutoencoderTransformer(BaseAutoencoder):
             code = self.network_.encode(x)
             output = self.network_.decoder(code)  # logits for loss='bce'
             if self._likelihood == "mse":
-                log_likelihood = -0.5 * ((output - x).double().square() * precision).sum(dim=1)
+                residual = (output - x).to(device, torch.float64)
+                log_likelihood = -0.5 * (residual.square() * precision).sum(dim=1)
             else:  # Bernoulli: minus the summed cross-entropy
-                log_likelihood = -n_features * reconstruction_loss(output, x, "bce").double()
-            mahalanobis = ((code.double() - mean) @ whitening).square().sum(dim=1)
+                cross_entropy = reconstruction_loss(output, x, "bce").to(device, torch.float64)
+                log_likelihood = -n_features * cross_entropy
+            mahalanobis = ((code.to(device, torch.float64) - mean) @ whitening).square().sum(dim=1)
             return constant + log_likelihood - 0.5 * mahalanobis
 
         return score
@@ -237,7 +241,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         network = self.network_
 
         def squared_residual(x: torch.Tensor) -> torch.Tensor:
-            return (network.decode(network.encode(x)) - x).square().sum(dim=0).double()
+            # Summed in float64 on the CPU: Apple's MPS has no float64.
+            return (network.decode(network.encode(x)) - x).square().sum(dim=0).cpu().double()
 
         sums = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
         mean_square = RowMoments(len(batches), sums.cpu().numpy() / len(batches))

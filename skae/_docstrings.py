@@ -31,7 +31,9 @@ SHARED_DOCS = {
         from a PCA of the (scaled) training data, beside the non-linear layers,
         whose last layer starts at zero: training starts from the PCA solution
         and learns what a linear map cannot do. (For losses on [0, 1] the
-        decoder outputs logits, and only the encoder starts from PCA.) 'random'
+        decoder outputs logits, and only the encoder starts from PCA. The
+        VAE's posterior means and decoder start from PCA, its posterior
+        variances and noise scale at 1, not at probabilistic PCA's.) 'random'
         is a plain network with PyTorch's default initialisation.
 """,
     "training_parameters": """\
@@ -136,7 +138,8 @@ SHARED_DOCS = {
         Where the network runs: 'auto' (CUDA when available, else CPU), 'cpu',
         'cuda', 'cuda:1', ... Batches are copied to the device as they are used.
     mixed_precision : bool, default=False
-        Train under bfloat16 autocast (fast on recent GPUs).
+        Train under bfloat16 autocast: fast on recent GPUs, slow on CPUs
+        without native bfloat16 (see the GPU guide).
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the shuffling, the validation split and the noise.
         The same integer gives the same model on the CPU (with the same

@@ -306,8 +306,10 @@ class VariationalAutoencoder(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior mean and log-variance."""
-        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        """Posterior mean and log-variance, in float32 even under bf16 autocast:
+        on the CPU autocast would leave the KL, the draws and the prior and
+        posterior densities in bf16 (a KL of 0.005 came out as -0.07)."""
+        mean, logvar = self.encoder(x).float().chunk(2, dim=1)
         return mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

@@ -409,6 +409,21 @@ def test_column_major_input(small_X, Estimator):
     assert_array_equal(model.score_samples(small_X), expected.score_samples(small_X))
 
 
+# mixed_precision=True trains under bf16 autocast to about the float32 loss;
+# the VAE's posterior, and so its KL and draws, stays in float32.
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_mixed_precision(small_X, Estimator):
+    full = Estimator(**FAST).fit(small_X)
+    mixed = Estimator(mixed_precision=True, **FAST).fit(small_X)
+    assert mixed.loss_curve_[-1] == pytest.approx(full.loss_curve_[-1], rel=0.1)
+    assert np.isfinite(mixed.score_samples(small_X)).all()
+    if Estimator is VAETransformer:
+        x = torch.as_tensor(small_X[:5], dtype=torch.float32)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mean, logvar = mixed.network_.encode(x)
+        assert mean.dtype == logvar.dtype == torch.float32
+
+
 # The scaling's variances are summed in chunks (no float64 copy of X), to the
 # bit of X.var; 2**14 features make chunks of 64 rows.
 def test_chunked_variances_equal_numpy():
