@@ -114,9 +114,10 @@ SHARED_DOCS = {
         Whether to hold out `validation_fraction` of the data and stop when the
         validation loss stops improving, restoring the weights of the best
         epoch (the starting point counts, so with ``init='pca'`` and a squared
-        error loss the result is never worse than PCA on the validation data).
-        Unlike ``MLPRegressor`` this is on by default. When False, training
-        stops once the training loss stops improving.
+        error loss the result is never worse than PCA on the validation data;
+        a fit whose training loss diverges is an error all the same). Unlike
+        ``MLPRegressor`` this is on by default. When False, training stops
+        once the training loss stops improving.
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
     n_iter_no_change : int, default=10

@@ -383,7 +383,7 @@ def train(
         history.restart()
     history.monitors_validation = validation_batches is not None
     history.converged = False
-    start_loss = None
+    start_loss, start_on_all_rows = None, False
     progress = tqdm(
         total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
     )
@@ -396,7 +396,7 @@ def train(
             history.best_loss = np.inf
         loss, first_batch_loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
         # The loss before this call's first step (not an earlier call's: a
-        # partial_fit stream's chunks may differ in scale).
+        # partial_fit stream's chunks may differ in scale), first on one batch.
         start_loss = first_batch_loss if start_loss is None else start_loss
         zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
         zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)
@@ -404,6 +404,12 @@ def train(
         if validation_batches is not None:
             monitored = evaluate_loss(network, validation_batches, options, seed + 2)
         problem = _divergence(loss, monitored, start_loss)
+        if problem is not None and not start_on_all_rows and np.isfinite(loss):
+            # A batch may miss the few samples that dominate the loss: judge
+            # by the starting network's loss on every training row.
+            start_loss = _starting_loss(network, initial_state, train_batches, options, seed)
+            start_on_all_rows = True
+            problem = _divergence(loss, monitored, start_loss)
         if problem is not None:
             network.load_state_dict(initial_state)
             optimizer.load_state_dict(initial_optimizer_state)
@@ -443,6 +449,19 @@ def train(
 # whose steps overshoot grows it by orders of magnitude per epoch, and may
 # stay finite (a saturated network) without ever recovering.
 DIVERGENCE_GROWTH = 1e3
+
+
+def _starting_loss(
+    network: nn.Module, initial_state: dict, batches: Batches, options: TrainingOptions, seed: int
+) -> float:
+    """The mean loss over `batches` of the network in `initial_state`; the
+    network is left as it was."""
+    current = _snapshot(network.state_dict())
+    network.load_state_dict(initial_state)
+    try:
+        return evaluate_loss(network, batches, options, seed)
+    finally:
+        network.load_state_dict(current)
 
 
 def _divergence(loss: float, monitored: float, start_loss: float) -> str | None:
