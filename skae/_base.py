@@ -50,6 +50,7 @@ INFERENCE_BATCH_SIZE = 1024
 # PCA for init='pca' runs on at most this many rows: a start, not a result.
 PCA_INIT_MAX_SAMPLES = 10_000
 PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), for wide data
+EPS = np.finfo(np.float64).eps
 RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
@@ -671,8 +672,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         rows = np.sort(self._rng.choice(len(batches), n_rows, replace=False))
         sample = batches.take(torch.as_tensor(rows)).double().numpy()
-        # n rows vary about their mean in at most n - 1 directions (one row: none).
+        # n rows vary about their mean in at most n - 1 directions (one row,
+        # or identical rows: none).
         n_found = min(self.n_components_, sample.shape[0] - 1, sample.shape[1])
+        n_found *= bool(np.ptp(sample, axis=0).any())
         seed = self._rng.randint(np.iinfo(np.int32).max)
         components = np.zeros((self.n_components_, sample.shape[1]))
         variances = np.ones(self.n_components_)
@@ -759,17 +762,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if self.scaling_ == "global_minmax":
                 offset, high = np.full(n_features, offset.min()), np.full(n_features, high.max())
             scale = high - offset
+            # A range within rounding of zero is none, as in MinMaxScaler.
+            constant = scale < 10 * EPS
         else:
             offset, variance = _mean_variance(X)
             if self.scaling_ == "global":
                 variance = np.full(n_features, variance.mean())
             scale = np.sqrt(variance)
-        # Constant features keep their values, as in StandardScaler. Constant is
-        # relative to the offset (a spread within rounding of it), so data in
-        # tiny units is scaled; a scale below float32's range cannot be used.
-        rounding = 10 * np.finfo(np.float64).eps * np.abs(offset)
-        tiny = np.maximum(rounding, np.finfo(np.float32).tiny)
-        return offset, np.where(scale > tiny, scale, 1.0)
+            # A variance within the rounding error of a mean of n values is
+            # none, as in StandardScaler (scikit-learn's _is_constant_feature):
+            # relative to the mean, so that data in tiny units is scaled.
+            n = X.shape[0]
+            constant = variance <= n * EPS * variance + (n * offset * EPS) ** 2
+        # Constant features keep their values; so do those whose scale float32 cannot hold.
+        return offset, np.where(constant | (scale < np.finfo(np.float32).tiny), 1.0, scale)
 
     def _check_float32_reach(self, extremes: tuple[np.ndarray, np.ndarray]) -> None:
         """The networks compute in float32: X, once centred, must lie in its range

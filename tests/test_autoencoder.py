@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._base import _csr_min_max, _mean_variance
@@ -256,6 +257,11 @@ def test_tiny_units_are_scaled(small_X, Estimator):
     assert_allclose(tiny.input_scale_, plain.input_scale_ * 1e-20)
     # Not exactly equal: Adam's first steps amplify the float32 round-off.
     assert_allclose(tiny.transform(small_X * 1e-20), plain.transform(small_X), atol=0.02)
+    # Constant features of any value keep scale 1, although their summed mean
+    # rounds (a spread of ~1e-15 that scaling would blow up to 1).
+    constant = np.tile(np.random.RandomState(1).uniform(0, 1, 20), (1000, 1))
+    model = Estimator(n_components=3, scaling="standard", **FAST).fit(constant)
+    assert_array_equal(model.input_scale_, StandardScaler().fit(constant).scale_)
 
 
 # warm_start continues training; without it fit starts anew.
