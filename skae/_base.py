@@ -311,7 +311,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Train for one epoch on X, initialising the model on the first call.
 
@@ -336,12 +335,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The updated estimator.
         """
-        fitted = hasattr(self, "network_")
-        if fitted:  # _fit_context validates the parameters on the first call only
-            self._validate_params()
+        # Through a method of another name: scikit-learn's _fit_context checks
+        # the parameters of a partial_fit on its first call only, and
+        # set_params may come between calls.
+        return self._partial_fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _partial_fit(self, X):
         return self._fit(
             X,
-            reset=not fitted,
+            reset=not hasattr(self, "network_"),
             max_epochs=1,
             validate=False,
             adaptive=False,

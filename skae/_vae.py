@@ -7,7 +7,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn import get_config
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from torch import nn
 
 from skae._base import (
@@ -205,7 +210,12 @@ class VAETransformer(BaseAutoencoder):
             The IWAE lower bound with `n_importance_samples` draws, as a log-density
             of X in its own units (the internal scaling's Jacobian included).
         """
-        self._validate_params()  # n_importance_samples may have been set after fit
+        if not get_config()["skip_parameter_validation"]:  # it may be set after fit
+            validate_parameter_constraints(
+                {"n_importance_samples": self._parameter_constraints["n_importance_samples"]},
+                {"n_importance_samples": self.n_importance_samples},
+                caller_name=type(self).__name__,
+            )
         return super().score_samples(X)
 
     def _make_network(self, n_features: int) -> nn.Module:

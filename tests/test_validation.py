@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import sklearn
 import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
@@ -353,6 +354,12 @@ def test_parameters_checked_after_the_first_partial_fit(Estimator, X):
     est = Estimator(**FAST).partial_fit(X)
     with pytest.raises(ValueError, match="'learning_rate_init' parameter"):
         est.set_params(learning_rate_init=-0.05).partial_fit(X)
-    if Estimator is VAETransformer:
+    est.set_params(learning_rate_init=1e-3, max_iter=0)  # not read by partial_fit
+    with pytest.raises(ValueError, match="'max_iter' parameter"):
+        est.partial_fit(X)
+    with sklearn.config_context(skip_parameter_validation=True):  # unless told not to
+        est.partial_fit(X)
+    if Estimator is VAETransformer:  # scoring checks what it reads only
+        assert np.isfinite(est.score_samples(X)).all()
         with pytest.raises(ValueError, match="'n_importance_samples' parameter"):
-            est.set_params(learning_rate_init=1e-3, n_importance_samples=0).score_samples(X)
+            est.set_params(n_importance_samples=0).score_samples(X)
