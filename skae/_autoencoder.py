@@ -196,10 +196,8 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The density terms in float64: float32 sums of many features would
-        # make a sample's score depend on its batch in the last digits. (On
-        # the CPU for Apple's MPS, which has no float64.)
-        n_features = self.n_features_in_
-        device = torch.device("cpu") if self.device_.type == "mps" else self.device_
+        # make a sample's score depend on its batch in the last digits.
+        n_features, device = self.n_features_in_, _float64_device(self.device_)
         cholesky = np.linalg.cholesky(_regularized(self.latent_covariance_))
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
         mean = torch.as_tensor(self.latent_mean_, device=device)
@@ -238,11 +236,11 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     def _residual_variance(self, batches: Batches) -> np.ndarray:
         """Mean squared residual of each feature, in X's units."""
-        network = self.network_
+        network, device = self.network_, _float64_device(self.device_)
 
         def squared_residual(x: torch.Tensor) -> torch.Tensor:
-            # Summed in float64 on the CPU: Apple's MPS has no float64.
-            return (network.decode(network.encode(x)) - x).square().sum(dim=0).cpu().double()
+            residual = network.decode(network.encode(x)) - x
+            return residual.square().sum(dim=0).to(device, torch.float64)
 
         sums = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
         mean_square = RowMoments(len(batches), sums.cpu().numpy() / len(batches))
@@ -253,6 +251,12 @@ class AutoencoderTransformer(BaseAutoencoder):
         variances, axes = np.linalg.eigh(self.latent_covariance_)
         draws = rng.standard_normal((n_samples, self.n_components_))
         return self.latent_mean_ + (draws * np.sqrt(variances.clip(0))) @ axes.T
+
+
+def _float64_device(device: torch.device) -> torch.device:
+    """Where float64 sums run: on `device`, but on the CPU for Apple's MPS,
+    which has no float64."""
+    return torch.device("cpu") if device.type == "mps" else device
 
 
 def _regularized(covariance: np.ndarray) -> np.ndarray:

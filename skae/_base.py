@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import mmap
 import threading
 import warnings
 from abc import abstractmethod
@@ -993,9 +994,20 @@ def _csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
 
 def _row_major(X):
     """Dense X in C order. Training gathers random rows, which from column-major
-    memory (a DataFrame's values) took 8x longer, and epochs 30-60% longer: one
-    copy of X is cheaper."""
-    return X if sp.issparse(X) or X.flags.c_contiguous else np.ascontiguousarray(X)
+    memory (a DataFrame's values) took 8x longer, and 3 epochs of the default
+    autoencoder on 20,000 x 784 30% longer: one copy of X is cheaper. A
+    memory map stays where it is, perhaps larger than memory."""
+    if sp.issparse(X) or X.flags.c_contiguous or _is_memory_map(X):
+        return X
+    return np.ascontiguousarray(X)
+
+
+def _is_memory_map(X) -> bool:
+    while X is not None:
+        if isinstance(X, (np.memmap, mmap.mmap)):
+            return True
+        X = getattr(X, "base", None)
+    return False
 
 
 def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:

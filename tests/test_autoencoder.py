@@ -18,9 +18,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._base import _csr_min_max, _mean_variance
+from skae._base import _csr_min_max, _mean_variance, _row_major
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
@@ -407,12 +408,16 @@ def test_score_includes_the_scaling_jacobian(loss):
 # Column-major input (a DataFrame's values) trains from a row-major copy, made
 # after the scaling statistics: the same model as before, bit for bit.
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
-def test_column_major_input(small_X, Estimator):
+def test_column_major_input(small_X, Estimator, tmp_path):
     column_major = np.asfortranarray(small_X)
     model = Estimator(**FAST).fit(column_major)
     expected = Estimator(**FAST).fit(small_X)
     assert_array_equal(model.transform(small_X), expected.transform(small_X))
     assert_array_equal(model.score_samples(small_X), expected.score_samples(small_X))
+    # A memory map is not copied: it may be larger than memory.
+    np.save(tmp_path / "X.npy", column_major)
+    mapped = check_array(np.load(tmp_path / "X.npy", mmap_mode="r"))
+    assert not mapped.flags.c_contiguous and _row_major(mapped) is mapped
 
 
 # mixed_precision=True trains under bf16 autocast to about the float32 loss;
