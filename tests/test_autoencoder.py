@@ -1,6 +1,7 @@
 """AutoencoderTransformer: fitting, transforming, scoring and quality against PCA."""
 
 import pickle
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -68,7 +69,15 @@ def test_gpu_generators_untouched(small_X, monkeypatch):
 
 # Fits in concurrent threads (GridSearchCV's threading backend) give the
 # models they give one at a time, and leave the global state as it was.
-def test_fits_in_threads(small_X):
+def test_fits_in_threads(small_X, monkeypatch):
+    make_network = AutoencoderTransformer._make_network
+
+    def slow_make_network(self, n_features):  # widens the window after the seeding
+        time.sleep(0.01)
+        return make_network(self, n_features)
+
+    monkeypatch.setattr(AutoencoderTransformer, "_make_network", slow_make_network)
+
     def fit(seed):
         ae = AutoencoderTransformer(
             hidden_layer_sizes=(256,), max_iter=1, early_stopping=False, random_state=seed

@@ -133,3 +133,13 @@ def test_map_and_fold_batches():
     assert_allclose(out.numpy(), (X[:, :2] - 1) / 2)
     total = fold_batches(lambda x: x.sum(dim=0), torch.add, batches, batch_size=2)
     assert_allclose(total.numpy(), ((X - 1) / 2).sum(axis=0), rtol=1e-6)
+
+
+# verbose=1 shows a progress bar that counts every epoch run, the last one
+# of an early stop included; verbose=2 prints a line per epoch.
+def test_verbose_output(capsys):
+    X = np.random.RandomState(0).normal(size=(100, 5))
+    ae = AutoencoderTransformer(n_iter_no_change=2, verbose=1, random_state=0).fit(X)
+    assert ae.n_iter_ < 200 and f"{ae.n_iter_}/200" in capsys.readouterr().err
+    AutoencoderTransformer(max_iter=3, verbose=2, random_state=0).fit(X)
+    assert capsys.readouterr().err.count("Epoch ") == 3
