@@ -12,12 +12,12 @@ from torch import nn
 from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
-    RowMoments,
     logit,
     set_linear,
 )
 from skae._docstrings import fill_doc
 from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
+from skae._statistics import RowMoments
 from skae._training import Batches, fold_batches, map_batches
 
 # Relative lower bounds of the fitted variances, against division by zero when

@@ -1,25 +1,22 @@
-"""The shared estimator base: parameters, input validation, scaling, devices,
-and the fit / transform / inverse_transform plumbing.
+"""The shared estimator base: parameters, scaling, devices, and the fit /
+transform / inverse_transform plumbing.
 
 Only scikit-learn and NumPy concerns live here; the networks are built by
-:mod:`skae._networks` and trained by :mod:`skae._training`.
+:mod:`skae._networks` and trained by :mod:`skae._training`, inputs are checked
+by :mod:`skae._validation` and summarised by :mod:`skae._statistics`.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import mmap
 import threading
 import warnings
 from abc import abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -31,11 +28,11 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
 from skae._networks import ACTIVATIONS, make_encoder_decoder
+from skae._statistics import RowMoments, mean_variance, min_max
 from skae._training import (
     Batches,
     History,
@@ -43,6 +40,17 @@ from skae._training import (
     fold_batches,
     map_batches,
     train,
+)
+from skae._validation import (
+    as_rows,
+    check_finite,
+    check_numeric_columns,
+    device_key,
+    device_problem,
+    output_dtype,
+    positive_ints,
+    resolve_device,
+    row_major,
 )
 
 # Rows per forward pass at inference time: large enough to keep a GPU busy,
@@ -54,87 +62,6 @@ PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), 
 EPS = np.finfo(np.float64).eps
 RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
-
-
-def _as_rows(X):
-    """A single sample (1-D array or pandas Series) as a one-row 2-D input."""
-    if np.ndim(X) != 1:
-        return X
-    return X.to_frame().T if hasattr(X, "to_frame") else np.atleast_2d(X)
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``'auto'`` is CUDA when available, else the CPU; an unavailable device is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise ValueError(f"device={device!r} is not a valid torch device: {error}") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested, but CUDA is not available on this "
-            "machine. Use device='cpu', or device='auto' to pick CUDA only when present."
-        )
-    problem = _device_problem(resolved)
-    if problem is not None:
-        raise ValueError(
-            f"device={device!r} is not usable on this machine ({problem}). "
-            "Use device='cpu', or device='auto' to pick CUDA only when present."
-        )
-    return resolved
-
-
-def _device_problem(device: torch.device) -> str | None:
-    """Why data cannot be put on `device` and read back (None if it can)."""
-    if device.type == "cpu":
-        return None
-    try:
-        torch.zeros(1, device=device).cpu()
-    except Exception as error:  # each backend fails its own way ('meta' holds no data)
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
-def _device_key(device: torch.device) -> str:
-    """The device's name, with the index that 'cuda' stands for."""
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return str(device)
-
-
-def _check_numeric_columns(X) -> None:
-    """A clear error for DataFrames with non-numeric columns (before any coercion)."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is None or not hasattr(dtypes, "items"):
-        return
-    bad = [
-        str(name)
-        for i, (name, dtype) in enumerate(dtypes.items())
-        if not _is_numeric_dtype(dtype) and not _holds_numbers(X.iloc[:, i])
-    ]
-    if bad:
-        shown = bad if len(bad) <= 5 else [*bad[:5], f"... ({len(bad)} in all)"]
-        raise TypeError(
-            f"X has non-numeric columns {shown}; encode them first, e.g. with "
-            "sklearn.preprocessing.OneHotEncoder in a ColumnTransformer."
-        )
-
-
-def _holds_numbers(column) -> bool:
-    """Whether an object column holds numbers only, which check_array converts as for arrays."""
-    kind = pd.api.types.infer_dtype(column, skipna=True)
-    return kind in ("integer", "floating", "mixed-integer-float", "decimal", "boolean")
-
-
-def _is_numeric_dtype(dtype) -> bool:
-    if isinstance(dtype, pd.CategoricalDtype):  # numbers as categories convert as numbers
-        return _is_numeric_dtype(dtype.categories.dtype)
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:  # pandas extension dtypes such as Int64
-        return getattr(dtype, "_is_numeric", False)
-    return dtype.kind in "biufc"  # not timedeltas ('m'), which NumPy counts as integers
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -369,7 +296,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._validate(X, reset=False)
         self.network_.eval()
         codes = map_batches(self._encode_batch, self._batches(X), self._inference_rows)
-        return self._as_output(_finite(codes, "codes"), X.dtype)
+        return self._as_output(check_finite(codes, "codes"), X.dtype)
 
     def inverse_transform(self, X):
         """Decode codes back to the input space (undoing the internal scaling).
@@ -400,10 +327,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             return x if scale is None else x * scale
 
         self.network_.eval()
-        decoded = np.empty((len(Z), self.n_features_in_), dtype=_output_dtype(Z.dtype))
+        decoded = np.empty((len(Z), self.n_features_in_), dtype=output_dtype(Z.dtype))
         batches = Batches(Z, self.device_)
         out = torch.from_numpy(decoded)
-        _finite(map_batches(decode, batches, self._inference_rows, out=out), "outputs")
+        check_finite(map_batches(decode, batches, self._inference_rows, out=out), "outputs")
         if offset is not None:  # in the output's precision, for the reason of Batches'
             decoded += offset.astype(decoded.dtype)
         return decoded
@@ -416,7 +343,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._check_bounds(batches)
         self.network_.eval()
         scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
-        return _finite(scores, "scores").double().numpy()
+        return check_finite(scores, "scores").double().numpy()
 
     def score(self, X, y=None) -> float:
         """Mean of :meth:`score_samples`, so that model selection needs no scorer.
@@ -474,7 +401,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if not isinstance(n_steps, Integral) or n_steps < 2:
             raise ValueError(f"n_steps must be an integer >= 2, got {n_steps!r}.")
         single = np.ndim(X_start) == 1 and np.ndim(X_end) == 1
-        start, end = (np.asarray(self.transform(_as_rows(X))) for X in (X_start, X_end))
+        start, end = (np.asarray(self.transform(as_rows(X))) for X in (X_start, X_end))
         if start.shape != end.shape:
             raise ValueError(
                 f"X_start and X_end must have the same shape, got {start.shape} and {end.shape}."
@@ -515,7 +442,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 self.n_components_ = fitted["n_components"]
             if "_likelihood" not in state:
                 self._likelihood = fitted[self._likelihood_parameter]
-            if _device_problem(self.device_) is not None:
+            if device_problem(self.device_) is not None:
                 self.device_ = torch.device("cpu")
             self.network_.to(self.device_)
             if self.optimizer_ is None:
@@ -545,10 +472,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self._initialize(X)
         else:
             self._check_architecture_unchanged()
-            self._check_float32_reach(_min_max(X))
+            self._check_float32_reach(min_max(X))
         self._set_training_parameters()
         # After the scaling statistics, which keep the bits of X's own layout.
-        X = _row_major(X)
+        X = row_major(X)
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
         self._check_bounds(batches)
@@ -611,7 +538,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             "image_shape": self._resolve_image_shape(self.n_features_in_),
             # 'auto' chose scaling_ from the data the fit saw.
             "scaling": self.scaling_ if self.scaling == "auto" else self.scaling,
-            "device": _device_key(resolve_device(self.device)),
+            "device": device_key(resolve_device(self.device)),
             self._likelihood_parameter: getattr(self, self._likelihood_parameter),
         }
 
@@ -620,7 +547,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         if fitted is None:  # pickled by a version that did not record it
             return
         # Where the network is now: a model unpickled without CUDA moved to the CPU.
-        fitted = {**fitted, "device": _device_key(self.device_)}
+        fitted = {**fitted, "device": device_key(self.device_)}
         changed = [
             f"{name} {fitted[name]!r} -> {value!r}"
             for name, value in self._architecture().items()
@@ -653,7 +580,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         self.image_shape_ = self._resolve_image_shape(n_features)
-        extremes = _min_max(X)  # one pass, for the scaling and the float32 check
+        extremes = min_max(X)  # one pass, for the scaling and the float32 check
         self.scaling_ = self._resolve_scaling(extremes)
         self.input_offset_, self.input_scale_ = self._scaling_statistics(X, extremes)
         self._check_float32_reach(extremes)
@@ -704,7 +631,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         hidden = self.hidden_layer_sizes
         if hidden is None:
             hidden = DEFAULT_HIDDEN_LAYER_SIZES[self.architecture]
-        hidden = _positive_ints(hidden, "hidden_layer_sizes")
+        hidden = positive_ints(hidden, "hidden_layer_sizes")
         if self.architecture == "conv" and not hidden:
             raise ValueError(
                 "architecture='conv' needs at least one convolution's channels in "
@@ -736,7 +663,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     "not a square number, so it is not a single-channel square image."
                 )
             return (1, side, side)
-        shape = _positive_ints(shape, "image_shape")
+        shape = positive_ints(shape, "image_shape")
         if len(shape) == 2:
             shape = (1, *shape)
         if len(shape) != 3 or math.prod(shape) != n_features:
@@ -769,7 +696,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # A range within rounding of zero is none, as in MinMaxScaler.
             constant = scale < 10 * EPS
         else:
-            offset, variance = _mean_variance(X)
+            offset, variance = mean_variance(X)
             if self.scaling_ == "global":
                 variance = np.full(n_features, variance.mean())
             scale = np.sqrt(variance)
@@ -819,7 +746,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # Batches, scaling and outputs
 
     def _validate(self, X, *, reset: bool):
-        _check_numeric_columns(X)
+        check_numeric_columns(X)
         return validate_data(
             self,
             X,
@@ -883,7 +810,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     @staticmethod
     def _as_output(values: torch.Tensor, dtype) -> np.ndarray:
-        return values.numpy().astype(_output_dtype(dtype), copy=False)
+        return values.numpy().astype(output_dtype(dtype), copy=False)
 
 
 # torch's modules draw their initial weights from its global CPU generator,
@@ -901,60 +828,6 @@ def _seeded(make: Callable[[], nn.Module], seed: int) -> nn.Module:
         return make()
 
 
-def _output_dtype(input_dtype) -> type:
-    """float32 in, float32 out; anything else gives float64, as in scikit-learn."""
-    return np.float32 if input_dtype == np.float32 else np.float64
-
-
-def _positive_ints(value, name: str) -> tuple[int, ...]:
-    """`value`, an integer or a flat sequence of them, as a tuple of positive ints."""
-    values = np.atleast_1d(np.asarray(value, dtype=object))  # object: ragged input stays 1-D
-    if values.ndim != 1 or not all(isinstance(v, Integral) and v >= 1 for v in values.tolist()):
-        raise ValueError(f"{name} must hold positive integers, got {value!r}.")
-    return tuple(int(v) for v in values.tolist())  # True counts as 1, as for n_components
-
-
-def _finite(values: torch.Tensor, what: str) -> torch.Tensor:
-    """`values`, computed from finite X by a fitted network: not finite only if X overflowed it."""
-    # A sum is finite only if every value is (a 20x cheaper test); when it is
-    # not, large finite values may have overflowed it: look at each.
-    if not torch.isfinite(values.sum()) and not torch.isfinite(values).all():
-        raise ValueError(
-            f"Some {what} are not finite: X holds values too large for the float32 "
-            "networks (about 3.4e38 from the scaling's offset, or large enough to "
-            "overflow a layer); rescale X first."
-        )
-    return values
-
-
-@dataclass
-class RowMoments:
-    """The number, mean and (optionally) covariance of some rows, mergeable
-    with those of other rows by the pairwise formulas of Chan, Golub and
-    LeVeque (1979), as in :class:`~sklearn.decomposition.IncrementalPCA`."""
-
-    count: int
-    mean: np.ndarray
-    covariance: np.ndarray | None = None
-
-    @classmethod
-    def of(cls, rows: np.ndarray, covariance: bool = False) -> RowMoments:
-        rows = np.asarray(rows, dtype=np.float64)
-        cov = np.atleast_2d(np.cov(rows, rowvar=False, bias=True)) if covariance else None
-        return cls(len(rows), rows.mean(axis=0), cov)
-
-    def merge(self, other: RowMoments) -> RowMoments:
-        count = self.count + other.count
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (other.count / count)
-        covariance = None
-        if self.covariance is not None:
-            pooled = self.count * self.covariance + other.count * other.covariance
-            spread = np.outer(delta, delta) * (self.count * other.count / count)
-            covariance = (pooled + spread) / count
-        return RowMoments(count, mean, covariance)
-
-
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-3, 1 - 1e-3)
     return np.log(p) - np.log1p(-p)
@@ -969,59 +842,3 @@ def set_linear(layer: nn.Linear, weight: np.ndarray, bias: np.ndarray) -> None:
 
 def _cpu_copy(network: nn.Module) -> nn.Module:
     return copy.deepcopy(network).cpu()
-
-
-def _min_max(X) -> tuple[np.ndarray, np.ndarray]:
-    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
-        return _csr_min_max(X)
-    if sp.issparse(X):
-        return min_max_axis(X, axis=0)
-    return X.min(axis=0), X.max(axis=0)
-
-
-def _csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Column minima and maxima of a CSR matrix from its stored values, without
-    the CSC copy of all of X that ``min_max_axis`` makes."""
-    n_samples, n_features = X.shape
-    low, high = np.full(n_features, np.inf, X.dtype), np.full(n_features, -np.inf, X.dtype)
-    np.minimum.at(low, X.indices, X.data)
-    np.maximum.at(high, X.indices, X.data)
-    unstored_zeros = np.bincount(X.indices, minlength=n_features) < n_samples
-    low[unstored_zeros] = np.minimum(low[unstored_zeros], 0)
-    high[unstored_zeros] = np.maximum(high[unstored_zeros], 0)
-    return low, high
-
-
-def _row_major(X):
-    """Dense X in C order. Training gathers random rows, which from column-major
-    memory (a DataFrame's values) took 8x longer, and 3 epochs of the default
-    autoencoder on 20,000 x 784 30% longer: one copy of X is cheaper. A
-    memory map stays where it is, perhaps larger than memory."""
-    if sp.issparse(X) or X.flags.c_contiguous or _is_memory_map(X):
-        return X
-    return np.ascontiguousarray(X)
-
-
-def _is_memory_map(X) -> bool:
-    while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
-            return True
-        X = getattr(X, "base", None)
-    return False
-
-
-def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
-    if sp.issparse(X):
-        return mean_variance_axis(X, axis=0)
-    mean = X.mean(axis=0, dtype=np.float64)
-    if not X.flags.c_contiguous:  # NumPy sums each column pairwise: chunks would round otherwise
-        return mean, X.var(axis=0, dtype=np.float64)
-    # X.var would hold all of X - mean in float64 (twice float32 X); in chunks,
-    # each added row by row after the running sum, as NumPy sums the rows of a
-    # C-ordered array, the result is X.var's to the bit.
-    rows = max(1, 2**20 // X.shape[1])
-    sum_squares = np.zeros((1, X.shape[1]))
-    for start in range(0, len(X), rows):
-        squares = np.square(X[start : start + rows] - mean)
-        sum_squares = np.add.reduce(np.vstack([sum_squares, squares]), axis=0, keepdims=True)
-    return mean, sum_squares[0] / len(X)

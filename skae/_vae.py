@@ -18,12 +18,12 @@ from torch import nn
 from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
-    RowMoments,
     logit,
     set_linear,
 )
 from skae._docstrings import fill_doc
 from skae._networks import VariationalAutoencoder
+from skae._statistics import RowMoments
 from skae._training import Batches, map_batches
 
 # Activity threshold of a latent dimension: the variance over the data of its

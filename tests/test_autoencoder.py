@@ -22,7 +22,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._base import _csr_min_max, _mean_variance, _row_major
+from skae._statistics import csr_min_max, mean_variance
+from skae._validation import row_major
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
@@ -184,7 +185,7 @@ def test_csr_min_max(dtype):
     X[:, 3], X[:, 5], X[:, 7] = 0, -2.0, 0.5
     X = X.tocsr()
     X.data[X.indices == 7] = 0  # stored zeros
-    low, high = _csr_min_max(X)
+    low, high = csr_min_max(X)
     assert low.dtype == dtype
     assert_array_equal(low, X.toarray().min(axis=0))
     assert_array_equal(high, X.toarray().max(axis=0))
@@ -426,7 +427,7 @@ def test_column_major_input(small_X, Estimator, tmp_path):
     # A memory map is not copied: it may be larger than memory.
     np.save(tmp_path / "X.npy", column_major)
     mapped = check_array(np.load(tmp_path / "X.npy", mmap_mode="r"))
-    assert not mapped.flags.c_contiguous and _row_major(mapped) is mapped
+    assert not mapped.flags.c_contiguous and row_major(mapped) is mapped
 
 
 # mixed_precision=True trains under bf16 autocast to about the float32 loss;
@@ -449,6 +450,6 @@ def test_mixed_precision(small_X, Estimator):
 def test_chunked_variances_equal_numpy():
     X = np.random.RandomState(0).normal(3.0, 2.0, size=(200, 2**14)).astype(np.float32)
     for data in (X, np.asfortranarray(X)):
-        mean, variance = _mean_variance(data)
+        mean, variance = mean_variance(data)
         assert_array_equal(mean, data.mean(axis=0, dtype=np.float64))
         assert_array_equal(variance, data.var(axis=0, dtype=np.float64))

@@ -129,7 +129,7 @@ def _data_errors():
 
 
 def _check_device(device: str) -> None:
-    from skae._base import resolve_device
+    from skae._validation import resolve_device
 
     try:
         resolve_device(device)

@@ -1,0 +1,76 @@
+"""Column statistics of X, computed without copies of X: ranges, means and
+variances, and moments that pool over ``partial_fit`` calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
+
+
+@dataclass
+class RowMoments:
+    """The number, mean and (optionally) covariance of some rows, mergeable
+    with those of other rows by the pairwise formulas of Chan, Golub and
+    LeVeque (1979), as in :class:`~sklearn.decomposition.IncrementalPCA`."""
+
+    count: int
+    mean: np.ndarray
+    covariance: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, rows: np.ndarray, covariance: bool = False) -> RowMoments:
+        rows = np.asarray(rows, dtype=np.float64)
+        cov = np.atleast_2d(np.cov(rows, rowvar=False, bias=True)) if covariance else None
+        return cls(len(rows), rows.mean(axis=0), cov)
+
+    def merge(self, other: RowMoments) -> RowMoments:
+        count = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / count)
+        covariance = None
+        if self.covariance is not None:
+            pooled = self.count * self.covariance + other.count * other.covariance
+            spread = np.outer(delta, delta) * (self.count * other.count / count)
+            covariance = (pooled + spread) / count
+        return RowMoments(count, mean, covariance)
+
+
+def min_max(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
+        return csr_min_max(X)
+    if sp.issparse(X):
+        return min_max_axis(X, axis=0)
+    return X.min(axis=0), X.max(axis=0)
+
+
+def csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Column minima and maxima of a CSR matrix from its stored values, without
+    the CSC copy of all of X that ``min_max_axis`` makes."""
+    n_samples, n_features = X.shape
+    low, high = np.full(n_features, np.inf, X.dtype), np.full(n_features, -np.inf, X.dtype)
+    np.minimum.at(low, X.indices, X.data)
+    np.maximum.at(high, X.indices, X.data)
+    unstored_zeros = np.bincount(X.indices, minlength=n_features) < n_samples
+    low[unstored_zeros] = np.minimum(low[unstored_zeros], 0)
+    high[unstored_zeros] = np.maximum(high[unstored_zeros], 0)
+    return low, high
+
+
+def mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X):
+        return mean_variance_axis(X, axis=0)
+    mean = X.mean(axis=0, dtype=np.float64)
+    if not X.flags.c_contiguous:  # NumPy sums each column pairwise: chunks would round otherwise
+        return mean, X.var(axis=0, dtype=np.float64)
+    # X.var would hold all of X - mean in float64 (twice float32 X); in chunks,
+    # each added row by row after the running sum, as NumPy sums the rows of a
+    # C-ordered array, the result is X.var's to the bit.
+    rows = max(1, 2**20 // X.shape[1])
+    sum_squares = np.zeros((1, X.shape[1]))
+    for start in range(0, len(X), rows):
+        squares = np.square(X[start : start + rows] - mean)
+        sum_squares = np.add.reduce(np.vstack([sum_squares, squares]), axis=0, keepdims=True)
+    return mean, sum_squares[0] / len(X)
