@@ -693,8 +693,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if self.scaling_ == "global_minmax":
                 offset, high = np.full(n_features, offset.min()), np.full(n_features, high.max())
             scale = high - offset
-            # A range within rounding of zero is none, as in MinMaxScaler.
-            constant = scale < 10 * EPS
+            # A range within rounding of its values is none (MinMaxScaler's
+            # test, relative to the values, so that tiny units are scaled).
+            constant = scale <= 10 * EPS * np.maximum(np.abs(offset), np.abs(high))
         else:
             offset, variance = mean_variance(X)
             if self.scaling_ == "global":

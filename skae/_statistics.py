@@ -1,5 +1,6 @@
-"""Column statistics of X, computed without copies of X: ranges, means and
-variances, and moments that pool over ``partial_fit`` calls."""
+"""Column statistics of X: ranges (of sparse X without a CSC copy), means and
+variances (in chunks for C-ordered X), and moments that pool over
+``partial_fit`` calls."""
 
 from __future__ import annotations
 

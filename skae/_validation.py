@@ -131,8 +131,10 @@ def row_major(X):
 
 
 def is_memory_map(X) -> bool:
+    """Whether X's values lie in a file mapped into memory (not in an
+    in-memory np.memmap, such as one made by ``astype``)."""
     while X is not None:
-        if isinstance(X, (np.memmap, mmap.mmap)):
+        if isinstance(X, mmap.mmap) or getattr(X, "_mmap", None) is not None:
             return True
         X = getattr(X, "base", None)
     return False
