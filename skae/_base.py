@@ -606,11 +606,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # n rows vary about their mean in at most n - 1 directions (one row,
         # or identical rows: none).
         n_found = min(self.n_components_, sample.shape[0] - 1, sample.shape[1])
-        n_found *= bool(np.ptp(sample, axis=0).any())
         seed = self._rng.randint(np.iinfo(np.int32).max)
         components = np.zeros((self.n_components_, sample.shape[1]))
         variances = np.ones(self.n_components_)
-        if n_found > 0:
+        if n_found > 0 and np.ptp(sample, axis=0).any():
             pca = PCA(n_found, random_state=seed).fit(sample)
             components[:n_found] = pca.components_
             variances[:n_found] = np.maximum(pca.explained_variance_, 1e-12)

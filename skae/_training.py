@@ -404,10 +404,11 @@ def train(
         if validation_batches is not None:
             monitored = evaluate_loss(network, validation_batches, options, seed + 2)
         problem = _divergence(loss, monitored, start_loss)
-        suspect = np.isfinite(loss) and np.isfinite(monitored)
-        if problem is not None and suspect and not start_on_all_rows:
-            # A batch may miss the few samples that dominate the loss: judge
-            # by the starting network's loss on every training row.
+        finite = np.isfinite(loss) and np.isfinite(monitored)
+        if problem is not None and finite and not start_on_all_rows:
+            # The loss grew past the first batch's: that batch may miss the few
+            # samples that dominate the loss, so the starting network's loss
+            # on every training row decides.
             start_loss = _starting_loss(network, initial_state, train_batches, options, seed)
             start_on_all_rows = True
             problem = _divergence(loss, monitored, start_loss)
