@@ -340,7 +340,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         check_is_fitted(self)
         X = self._validate(X, reset=False)
         batches = self._batches(X)
-        self._check_bounds(batches)
+        self._check_bounds(batches, scaling_chosen_here=False)
         self.network_.eval()
         scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
         return check_finite(scores, "scores").double().numpy()
@@ -478,7 +478,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = row_major(X)
         train_rows, validation_rows = self._split(X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
-        self._check_bounds(batches)
+        self._check_bounds(batches, scaling_chosen_here=reset)
         validation = self._batches(X, validation_rows) if validate else None
         options = TrainingOptions(
             max_epochs=max_epochs,
@@ -764,8 +764,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _batches(self, X, rows=None, device: torch.device | None = None) -> Batches:
         return Batches(X, device or self.device_, rows, *self._scaling_arrays())
 
-    def _check_bounds(self, batches: Batches) -> None:
-        """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1]."""
+    def _check_bounds(self, batches: Batches, *, scaling_chosen_here: bool) -> None:
+        """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1].
+
+        `scaling_chosen_here`: the scaling was fitted on these data, so only
+        another scaling can bring them into [0, 1]; otherwise the model was
+        fitted on data that were in [0, 1] after its scaling, and these lie
+        outside their range.
+        """
         if self._unit_interval_loss is None:
             return
         # The smallest of (min, -max) over the batches: the least and greatest value.
@@ -774,14 +780,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         )
         low, high = low_and_minus_high[0].item(), -low_and_minus_high[1].item()
         if low < -1e-5 or high > 1 + 1e-5:
-            # With a min-max scaling, or 'auto' on data already in [0, 1], the
-            # fitted data were in [0, 1]: these values lie outside their range.
-            fitted_range = self.scaling_ in RANGE_SCALINGS
-            if not fitted_range and not (self.scaling_ is None and self.scaling == "auto"):
+            if scaling_chosen_here:
                 hint = "Use scaling='auto', 'global_minmax' or 'minmax'."
             else:
                 hint = (
-                    "These values lie outside the range of the data the scaling was fitted "
+                    "These values lie outside the range of the data the model was fitted "
                     "on, where a Bernoulli model has no likelihood: refit on data that "
                     "covers them, or use the default Gaussian model of X."
                 )

@@ -249,13 +249,16 @@ class VAETransformer(BaseAutoencoder):
         # Each sample is decoded n_importance_samples times: at most 16,384
         # decodings per batch, and about 4M values (16 MB) of decoder output.
         decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // self.n_features_in_)
-        return max(1, decodings // int(self.n_importance_samples))
+        return max(1, decodings // self._n_importance_draws)
+
+    @property
+    def _n_importance_draws(self) -> int:
+        return int(self.n_importance_samples)  # a NumPy integer would overflow in torch's sizes
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The same draws for every call and every sample: deterministic scores.
         generator = torch.Generator().manual_seed(self._score_seed)
-        draws = int(self.n_importance_samples)
-        noise = torch.randn((draws, self.n_components_), generator=generator)
+        noise = torch.randn((self._n_importance_draws, self.n_components_), generator=generator)
         noise, log_jacobian = noise.to(self.device_), self._log_scale_jacobian
 
         def score(x: torch.Tensor) -> torch.Tensor:

@@ -123,5 +123,5 @@ def test_raw_pixel_counts_with_a_bounded_loss(Estimator, params, digits):
     stream = Estimator(architecture="conv", **params, **FAST)
     for chunk in np.array_split(counts, 4):
         stream.partial_fit(chunk)
-    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+    with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):
         est.score_samples(counts * 2)

@@ -175,13 +175,16 @@ def test_bce_needs_unit_interval(X):
         AutoencoderTransformer(loss="bce", scaling=None, **FAST).fit(X)
     ae = AutoencoderTransformer(loss="bce", **FAST).fit(X)
     assert ae.scaling_ == "global_minmax"
-    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+    with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):
         ae.score_samples(X * 2)
     unit = np.abs(X) / np.abs(X).max()
     ae = AutoencoderTransformer(loss="bce", **FAST).fit(unit)  # in [0, 1]: not scaled
     assert ae.scaling_ is None
-    with pytest.raises(ValueError, match="outside the range of the data the scaling was fitted"):
+    with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):
         ae.score_samples(unit * 2)
+    # The hint follows the fitted model, not a scaling parameter changed after fit.
+    with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):
+        ae.set_params(scaling=None).score_samples(unit * 2)
     with pytest.raises(ValueError, match="Use scaling='auto', 'global_minmax' or 'minmax'"):
         AutoencoderTransformer(loss="bce", scaling="standard", **FAST).fit(unit)
     with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\]"):
