@@ -227,7 +227,7 @@ def _header(args, protocol: str) -> str:
     return f"## skae benchmark: {args.dataset}\n\n{protocol}.{quick}\n"
 
 
-def _finish(args, log, files: list[Path], start: float, payload: dict, json_path: Path):
+def _finish(log, files: list[Path], start: float, payload: dict, json_path: Path):
     from skae.benchmark._report import write_json
 
     wall = time.perf_counter() - start
@@ -284,7 +284,6 @@ def _reduction(args, command: str, start: float) -> int:
             random_state=args.random_state,
         )
     settings = Settings(
-        n_features=data.n_features,
         random_state=args.random_state,
         device=args.device,
         max_iter=args.max_iter,
@@ -336,7 +335,7 @@ def _reduction(args, command: str, start: float) -> int:
         "columns": {key: title for key, title, _ in REDUCTION_COLUMNS},
         "results": rows,
     }
-    return _finish(args, result.log, files, start, payload, Path(f"{prefix}_results.json"))
+    return _finish(result.log, files, start, payload, Path(f"{prefix}_results.json"))
 
 
 def _reduction_figures(plots, result, data, args, prefix, rows) -> list[Path]:
@@ -382,9 +381,7 @@ def _detection(args, command: str, start: float) -> int:
             args.data_dir, args.odds_datasets, quick=args.quick, random_state=args.random_state
         )
     made = _prepare_output_dir(args.output_dir)
-    settings = Settings(
-        n_features=0, random_state=args.random_state, device=args.device, max_iter=args.max_iter
-    )
+    settings = Settings(random_state=args.random_state, device=args.device, max_iter=args.max_iter)
     rows, log = run_detection(
         datasets,
         methods,
@@ -429,7 +426,7 @@ def _detection(args, command: str, start: float) -> int:
         "mean": mean,
         "splits": rows,
     }
-    return _finish(args, log, files, start, payload, Path(f"{prefix}_results.json"))
+    return _finish(log, files, start, payload, Path(f"{prefix}_results.json"))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import FunctionTransformer
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.benchmark._metrics import squared_residuals
 
 # KernelPCA's kernel matrix is n_train x n_train and its fit O(n_train^3):
 # it is fitted on a random subsample of at most this many training rows.
@@ -31,7 +32,6 @@ KERNEL_PCA_ALPHA = 5e-3
 class Settings:
     """What the methods need to know about the run and the data."""
 
-    n_features: int
     random_state: int = 0
     device: str = "auto"
     max_iter: int | None = None  # None: the estimators' defaults
@@ -200,7 +200,7 @@ def _minus_score_samples(model, X):
 
 
 def _reconstruction_error(model, X):
-    return np.sum((model.inverse_transform(model.transform(X)) - X) ** 2, axis=1)
+    return squared_residuals(model, X).sum(axis=1)
 
 
 def _decision_function(model, X):
@@ -215,40 +215,41 @@ def _pyod_device(device: str):
     return None if device == "auto" else device
 
 
+def _pyod_options(s: Settings) -> dict:
+    return {"epoch_num": s.max_iter} if s.max_iter is not None else {}
+
+
 def _pyod_autoencoder(k, s):
     from pyod.models.auto_encoder import AutoEncoder
 
-    options = {"epoch_num": s.max_iter} if s.max_iter is not None else {}
     # PyOD's defaults, with the bottleneck (last hidden layer) set to k.
     return AutoEncoder(
         hidden_neuron_list=[64, k],
         random_state=s.random_state,
         device=_pyod_device(s.device),
         verbose=0,
-        **options,
+        **_pyod_options(s),
     )
 
 
 def _pyod_autoencoder_defaults(k, s):
     from pyod.models.auto_encoder import AutoEncoder
 
-    options = {"epoch_num": s.max_iter} if s.max_iter is not None else {}
     # Every parameter at PyOD's default, bottleneck included (hidden_neuron_list=[64, 32]).
     return AutoEncoder(
-        random_state=s.random_state, device=_pyod_device(s.device), verbose=0, **options
+        random_state=s.random_state, device=_pyod_device(s.device), verbose=0, **_pyod_options(s)
     )
 
 
 def _pyod_vae(k, s):
     from pyod.models.vae import VAE
 
-    options = {"epoch_num": s.max_iter} if s.max_iter is not None else {}
     return VAE(
         latent_dim=k,
         random_state=s.random_state,
         device=_pyod_device(s.device),
         verbose=0,
-        **options,
+        **_pyod_options(s),
     )
 
 

@@ -24,6 +24,12 @@ def timed(function: Callable, *args, **kwargs):
     return result, time.perf_counter() - start
 
 
+def squared_residuals(reducer, X: np.ndarray) -> np.ndarray:
+    """``(inverse_transform(transform(X)) - X) ** 2``, in float64."""
+    reconstruction = reducer.inverse_transform(reducer.transform(X))
+    return (np.asarray(reconstruction, dtype=np.float64) - X) ** 2
+
+
 def reconstruction_errors(reducer, X_test: np.ndarray) -> dict:
     """Held-out squared error of ``inverse_transform(transform(X))``, in the data's units.
 
@@ -32,8 +38,7 @@ def reconstruction_errors(reducer, X_test: np.ndarray) -> dict:
     """
     if not hasattr(reducer, "inverse_transform"):
         return {"mse_per_feature": np.nan, "se_per_sample": np.nan}
-    reconstruction = reducer.inverse_transform(reducer.transform(X_test))
-    squared = (np.asarray(reconstruction, dtype=np.float64) - X_test) ** 2
+    squared = squared_residuals(reducer, X_test)
     return {
         "mse_per_feature": float(squared.mean()),
         "se_per_sample": float(squared.sum(axis=1).mean()),

@@ -161,13 +161,9 @@ def run_detection(
     """
     log = Log()
     rows = []
-    tasks = []
-    for name, X, _ in datasets:
-        for method in methods:
-            for k in _n_components_or_none(method, n_components):
-                tasks.append((name, X.shape[1], method, k))
+    n_tasks = len(datasets) * sum(len(_n_components_or_none(m, n_components)) for m in methods)
     warm_up(settings)
-    with _progress(len(tasks) * n_splits, "odds", progress) as bar:
+    with _progress(n_tasks * n_splits, "odds", progress) as bar:
         for name, X, y in datasets:
             for split in range(n_splits):
                 seed = settings.random_state + split
@@ -176,7 +172,7 @@ def run_detection(
                 )
                 scaler = StandardScaler().fit(X_train)
                 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-                run_settings = replace(settings, n_features=X.shape[1], random_state=seed)
+                run_settings = replace(settings, random_state=seed)
                 cache = {}
                 for method in methods:
                     for k in _n_components_or_none(method, n_components):
