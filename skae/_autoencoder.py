@@ -12,13 +12,13 @@ from torch import nn
 from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
-    logit,
     set_linear,
 )
 from skae._docstrings import fill_doc
 from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
 from skae._statistics import RowMoments
 from skae._training import Batches, fold_batches, map_batches
+from skae._validation import MatrixLike
 
 # Relative lower bounds of the fitted variances, against division by zero when
 # the data lie exactly on the decoded manifold or the codes collapse: float32
@@ -165,9 +165,10 @@ class AutoencoderTransformer(BaseAutoencoder):
         )
         self.loss = loss
 
-    def score_samples(self, X):
-        """Log-density of each sample and its code under the autoencoder read as
-        a generative model (higher is more normal; see Notes).
+    def score_samples(self, X: MatrixLike) -> np.ndarray:
+        """Log-density of each sample and its code: higher is more normal.
+
+        The autoencoder is read as a generative model (see Notes).
 
         Parameters
         ----------
@@ -189,10 +190,7 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _set_linear_parts(self, network, mean, components, variances) -> None:
         codes = components @ mean
         set_linear(network.encoder.linear, components, -codes)
-        if self._likelihood == "bce":
-            set_linear(network.decoder.linear, 0 * components.T, logit(mean))
-        else:
-            set_linear(network.decoder.linear, components.T, mean)
+        self._set_decoder_start(network, components.T, mean)
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The density terms in float64: float32 sums of many features would

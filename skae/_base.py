@@ -12,9 +12,10 @@ import copy
 import math
 import threading
 import warnings
-from abc import abstractmethod
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -42,6 +43,7 @@ from skae._training import (
     train,
 )
 from skae._validation import (
+    MatrixLike,
     as_rows,
     check_finite,
     check_numeric_columns,
@@ -52,6 +54,11 @@ from skae._validation import (
     resolve_device,
     row_major,
 )
+
+if TYPE_CHECKING:  # Self is Python 3.11's; annotations are not evaluated
+    from typing import Self
+
+    from numpy.typing import ArrayLike
 
 # Rows per forward pass at inference time: large enough to keep a GPU busy,
 # small enough to bound memory.
@@ -64,7 +71,9 @@ RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range 
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 
 
-class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class BaseAutoencoder(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Base class of the autoencoder transformers. Not for direct use."""
 
     # The parameter that names the model of X given the code ('loss' or
@@ -178,6 +187,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ) -> None:
         """Initialise the network's linear shortcuts from a PCA of the scaled data."""
 
+    def _set_decoder_start(self, network: nn.Module, weight: np.ndarray, mean: np.ndarray) -> None:
+        """Start the decoder's linear shortcut at ``weight @ code + mean``; for
+        X in [0, 1] (a sigmoid output), at the logit of the mean, whatever the code."""
+        if self._unit_interval_loss is not None:
+            set_linear(network.decoder.linear, 0 * weight, logit(mean))
+        else:
+            set_linear(network.decoder.linear, weight, mean)
+
     @abstractmethod
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         """Set the fitted attributes that describe the fitted model on the
@@ -202,7 +219,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     # Public API
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: None = None) -> Self:
         """Fit the autoencoder to X.
 
         Parameters
@@ -239,7 +256,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         return self
 
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X: MatrixLike, y: None = None) -> Self:
         """Train for one epoch on X, initialising the model on the first call.
 
         The internal scaling is fitted on the first call's data and kept. The
@@ -279,7 +296,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             accumulate=True,
         )
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> np.ndarray:
         """Encode X: the codes (for the VAE, the posterior means) of each sample.
 
         Parameters
@@ -298,7 +315,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         codes = map_batches(self._encode_batch, self._batches(X), self._inference_rows)
         return self._as_output(check_finite(codes, "codes"), X.dtype)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> np.ndarray:
         """Decode codes back to the input space (undoing the internal scaling).
 
         Parameters
@@ -335,7 +352,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             decoded += offset.astype(decoded.dtype)
         return decoded
 
-    def score_samples(self, X):
+    def score_samples(self, X: MatrixLike) -> np.ndarray:
         """Per-sample score: higher means more typical of the training data."""
         check_is_fitted(self)
         X = self._validate(X, reset=False)
@@ -345,7 +362,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
         return check_finite(scores, "scores").double().numpy()
 
-    def score(self, X, y=None) -> float:
+    def score(self, X: MatrixLike, y: None = None) -> float:
         """Mean of :meth:`score_samples`, so that model selection needs no scorer.
 
         Parameters
@@ -358,10 +375,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
+            The mean log-density of the samples, in nats.
         """
         return float(np.mean(self.score_samples(X)))
 
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+    def sample(
+        self, n_samples: int = 1, random_state: int | np.random.RandomState | None = None
+    ) -> np.ndarray:
         """Generate samples by decoding random codes.
 
         Parameters
@@ -382,7 +402,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         codes = self._sample_codes(int(n_samples), check_random_state(random_state))
         return self.inverse_transform(codes)
 
-    def interpolate(self, X_start, X_end, n_steps: int = 10) -> np.ndarray:
+    def interpolate(self, X_start: ArrayLike, X_end: ArrayLike, n_steps: int = 10) -> np.ndarray:
         """Decode the straight path between the codes of two inputs.
 
         Parameters
@@ -495,7 +515,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             verbose=self.verbose,
             on_epoch_start=self._on_epoch_start,
         )
-        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        seed = self._draw_seed()
         history = train(
             self.network_, self.optimizer_, batches, validation, options, self._history, seed
         )
@@ -584,7 +604,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.scaling_ = self._resolve_scaling(extremes)
         self.input_offset_, self.input_scale_ = self._scaling_statistics(X, extremes)
         self._check_float32_reach(extremes)
-        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        seed = self._draw_seed()
         network = _seeded(lambda: self._make_network(n_features), seed)
         if self.init == "pca":
             self._initialize_from_pca(network, X)
@@ -592,6 +612,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.optimizer_ = self._make_optimizer()
         self._history = History()
         self._fitted_architecture = self._architecture()
+
+    def _draw_seed(self) -> int:
+        """A seed for one random stream of this fit, from its `random_state`."""
+        return int(self._rng.randint(np.iinfo(np.int32).max))
 
     def _initialize_from_pca(self, network: nn.Module, X) -> None:
         """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""
@@ -606,7 +630,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         # n rows vary about their mean in at most n - 1 directions (one row,
         # or identical rows: none).
         n_found = min(self.n_components_, sample.shape[0] - 1, sample.shape[1])
-        seed = self._rng.randint(np.iinfo(np.int32).max)
+        seed = self._draw_seed()
         components = np.zeros((self.n_components_, sample.shape[1]))
         variances = np.ones(self.n_components_)
         if n_found > 0 and np.ptp(sample, axis=0).any():

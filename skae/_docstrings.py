@@ -142,9 +142,10 @@ SHARED_DOCS = {
         Train under bfloat16 autocast: fast on recent GPUs, slow on CPUs
         without native bfloat16 (see the GPU guide).
     random_state : int, RandomState instance or None, default=None
-        Seeds the weights, the shuffling, the validation split and the noise.
-        The same integer gives the same model on the CPU (with the same
-        number of threads).
+        Seeds the weights, the rows of the PCA start, the validation split,
+        the shuffling, the noise, and the VAE's posterior draws in training
+        and in ``score_samples``. The same integer gives the same model on the
+        CPU (with the same number of threads).
     verbose : int, default=0
         0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch.
 """,

@@ -361,89 +361,151 @@ def train(
     Raises
     ------
     FloatingPointError
-        If the loss becomes NaN or infinite; the network and the optimizer are
-        first restored to their state before this call, so a fitted model is
-        never left broken.
+        If the loss becomes NaN or infinite, or grows by orders of magnitude
+        (see `DIVERGENCE_GROWTH`); the network and the optimizer are first
+        restored to their state before this call, so a fitted model is never
+        left broken.
     """
-    device = train_batches.device
-    shuffle = torch.Generator().manual_seed(seed)
-    noise = torch.Generator(device=device).manual_seed(seed + 1)
-    initial_state = _snapshot(network.state_dict())
-    initial_optimizer_state = _snapshot(optimizer.state_dict())
-    best_state = None
-    if validation_batches is not None:
-        # The starting point is a candidate too (with init='pca', the PCA
-        # solution), so early stopping never returns something worse on
-        # validation. The split may be new (warm_start), so earlier bests do
-        # not carry over.
-        history.best_loss = evaluate_loss(network, validation_batches, options, seed + 2)
-        history.best_epoch, history.n_epochs_no_improvement = history.n_iter, 0
-        best_state = initial_state
-    elif history.monitors_validation:  # a training loss cannot be compared with it
-        history.restart()
-    history.monitors_validation = validation_batches is not None
-    history.converged = False
-    start_loss, start_on_all_rows = None, False
-    progress = tqdm(
-        total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
+    run = _TrainingRun(
+        network, optimizer, train_batches, validation_batches, options, history, seed
     )
-    for _ in range(options.max_epochs):
-        epoch = history.n_iter
-        objective_changed = options.on_epoch_start is not None and options.on_epoch_start(epoch)
-        if objective_changed and validation_batches is None:
-            # A training loss of a new objective cannot be compared with the
-            # best so far; the validation loss always measures the real one.
-            history.best_loss = np.inf
-        loss, first_batch_loss = _epoch(network, train_batches, optimizer, options, shuffle, noise)
+    history.converged = False
+    with tqdm(
+        total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
+    ) as progress:
+        for _ in range(options.max_epochs):
+            stalled = run.epoch()
+            _report(progress, options.verbose, history)
+            if stalled and not run.lower_learning_rate():
+                history.converged = True
+                break
+    if run.best_state is not None:
+        network.load_state_dict(run.best_state)
+    network.eval()
+    return history
+
+
+class _TrainingRun:
+    """One call of `train`: its random streams, and the states that early
+    stopping and a diverging fit go back to."""
+
+    def __init__(
+        self,
+        network: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_batches: Batches,
+        validation_batches: Batches | None,
+        options: TrainingOptions,
+        history: History,
+        seed: int,
+    ) -> None:
+        self.network = network
+        self.optimizer = optimizer
+        self.train_batches = train_batches
+        self.validation_batches = validation_batches
+        self.options = options
+        self.history = history
+        self.seed = seed
+        self.shuffle_generator = torch.Generator().manual_seed(seed)
+        # Drives the input corruption and, for a VAE, the posterior draws.
+        self.draw_generator = torch.Generator(device=train_batches.device).manual_seed(seed + 1)
+        self.initial_state = _snapshot(network.state_dict())
+        self.initial_optimizer_state = _snapshot(optimizer.state_dict())
         # The loss before this call's first step (not an earlier call's: a
         # partial_fit stream's chunks may differ in scale), first on one batch.
-        start_loss = first_batch_loss if start_loss is None else start_loss
-        zero_negligible(network.parameters(), NEGLIGIBLE_WEIGHT)
-        zero_negligible(_state_tensors(optimizer), NEGLIGIBLE_MOMENT)
-        monitored = loss
+        self.start_loss: float | None = None
+        self.start_on_all_rows = False
+        self.best_state = None
         if validation_batches is not None:
-            monitored = evaluate_loss(network, validation_batches, options, seed + 2)
-        problem = _divergence(loss, monitored, start_loss)
+            # The starting point is a candidate too (with init='pca', the PCA
+            # solution), so early stopping never returns something worse on
+            # validation. The split may be new (warm_start), so earlier bests
+            # do not carry over.
+            history.best_loss = self._validation_loss()
+            history.best_epoch, history.n_epochs_no_improvement = history.n_iter, 0
+            self.best_state = self.initial_state
+        elif history.monitors_validation:  # a training loss cannot be compared with it
+            history.restart()
+        history.monitors_validation = validation_batches is not None
+
+    def epoch(self) -> bool:
+        """Train one epoch and record it; True when the monitored loss has
+        stopped improving."""
+        options, history = self.options, self.history
+        epoch = history.n_iter
+        objective_changed = options.on_epoch_start is not None and options.on_epoch_start(epoch)
+        if objective_changed and self.validation_batches is None:
+            # A training loss of a new objective cannot be compared with the
+            # best so far; the validation loss always measures the real one.
+            history.restart()
+        loss, first_batch_loss = _epoch(
+            self.network,
+            self.train_batches,
+            self.optimizer,
+            options,
+            self.shuffle_generator,
+            self.draw_generator,
+        )
+        if self.start_loss is None:
+            self.start_loss = first_batch_loss
+        zero_negligible(self.network.parameters(), NEGLIGIBLE_WEIGHT)
+        zero_negligible(_state_tensors(self.optimizer), NEGLIGIBLE_MOMENT)
+        monitored = loss if self.validation_batches is None else self._validation_loss()
+        self._check_divergence(loss, monitored, epoch)
+        history.loss_curve.append(loss)
+        if self.validation_batches is not None:
+            history.validation_loss_curve.append(monitored)
+        self._track_best(monitored, epoch)
+        if objective_changed:  # convergence is judged once the objective is fixed
+            history.n_epochs_no_improvement = 0
+        return history.n_epochs_no_improvement >= options.n_iter_no_change
+
+    def _validation_loss(self) -> float:
+        return evaluate_loss(self.network, self.validation_batches, self.options, self.seed + 2)
+
+    def _check_divergence(self, loss: float, monitored: float, epoch: int) -> None:
+        """Raise FloatingPointError, with the starting state restored, if the fit diverged."""
+        problem = _divergence(loss, monitored, self.start_loss)
         finite = np.isfinite(loss) and np.isfinite(monitored)
-        if problem is not None and finite and not start_on_all_rows:
+        if problem is not None and finite and not self.start_on_all_rows:
             # The loss grew past the first batch's: that batch may miss the few
             # samples that dominate the loss, so the starting network's loss
             # on every training row decides.
-            start_loss = _starting_loss(network, initial_state, train_batches, options, seed)
-            start_on_all_rows = True
-            problem = _divergence(loss, monitored, start_loss)
+            self.start_loss = _starting_loss(
+                self.network, self.initial_state, self.train_batches, self.options, self.seed
+            )
+            self.start_on_all_rows = True
+            problem = _divergence(loss, monitored, self.start_loss)
         if problem is not None:
-            network.load_state_dict(initial_state)
-            optimizer.load_state_dict(initial_optimizer_state)
+            self.network.load_state_dict(self.initial_state)
+            self.optimizer.load_state_dict(self.initial_optimizer_state)
             raise FloatingPointError(
                 f"Training diverged at epoch {epoch + 1}: {problem}. Try a smaller "
                 "learning_rate_init, or check that the input is scaled (scaling='standard')."
             )
-        history.loss_curve.append(loss)
-        if validation_batches is not None:
-            history.validation_loss_curve.append(monitored)
-        _report(progress, options.verbose, history)
-        if monitored < history.best_loss - options.tol:
+
+    def _track_best(self, monitored: float, epoch: int) -> None:
+        history = self.history
+        if monitored < history.best_loss - self.options.tol:
             history.best_loss, history.best_epoch = monitored, epoch + 1
             history.n_epochs_no_improvement = 0
-            if validation_batches is not None:
-                best_state = _snapshot(network.state_dict())
+            if self.validation_batches is not None:
+                self.best_state = _snapshot(self.network.state_dict())
         else:
             history.n_epochs_no_improvement += 1
-        if objective_changed:  # convergence is judged once the objective is fixed
-            history.n_epochs_no_improvement = 0
-        if history.n_epochs_no_improvement >= options.n_iter_no_change:
-            if not (options.adaptive_learning_rate and _lower_learning_rate(optimizer, options)):
-                history.converged = True
-                break
-            history.n_epochs_no_improvement = 0
-            if best_state is not None:
-                network.load_state_dict(best_state)
-    progress.close()
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    network.eval()
-    return history
+
+    def lower_learning_rate(self) -> bool:
+        """At a plateau, with an adaptive learning rate, lower it and go on
+        from the best weights; False when it is not adaptive or at its floor."""
+        if not (
+            self.options.adaptive_learning_rate
+            and _lower_learning_rate(self.optimizer, self.options)
+        ):
+            return False
+        self.history.n_epochs_no_improvement = 0
+        if self.best_state is not None:
+            self.network.load_state_dict(self.best_state)
+        return True
 
 
 # A training loss this many times its starting magnitude (at least 1) above

@@ -18,13 +18,13 @@ from torch import nn
 from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
-    logit,
     set_linear,
 )
 from skae._docstrings import fill_doc
 from skae._networks import VariationalAutoencoder
 from skae._statistics import RowMoments
 from skae._training import Batches, map_batches
+from skae._validation import MatrixLike
 
 # Activity threshold of a latent dimension: the variance over the data of its
 # posterior mean (Burda et al., 2016, Sec. 5.2).
@@ -59,9 +59,11 @@ class VAETransformer(BaseAutoencoder):
     beta : float, default=1.0
         Weight of the KL term (beta-VAE, Higgins et al., 2017); 1 is the ELBO.
     kl_warmup : int, default=0
-        Number of epochs over which the KL weight rises linearly from 0 to
-        `beta`, against posterior collapse (Bowman et al., 2016). Convergence is
-        checked only after the warm-up.
+        Number of epochs over which the KL weight rises linearly to `beta`,
+        against posterior collapse (Bowman et al., 2016): epoch i (from 1)
+        weighs the KL term by ``beta * i / (kl_warmup + 1)``, and every epoch
+        from ``kl_warmup + 1`` on by `beta`. Convergence is checked only after
+        the warm-up.
     n_importance_samples : int, default=100
         Number of posterior draws per sample in ``score_samples``; more gives a
         tighter bound on log p(x), 1 gives the ELBO.
@@ -196,7 +198,7 @@ class VAETransformer(BaseAutoencoder):
         self.n_importance_samples = n_importance_samples
         self.n_training_draws = n_training_draws
 
-    def score_samples(self, X):
+    def score_samples(self, X: MatrixLike) -> np.ndarray:
         """Importance-weighted estimate of log p(x) for each sample, in nats.
 
         Parameters
@@ -230,10 +232,7 @@ class VAETransformer(BaseAutoencoder):
         weight = np.vstack([components / std, np.zeros_like(components)])
         bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
         set_linear(network.encoder.linear, weight, bias)
-        if self._likelihood == "bernoulli":
-            set_linear(network.decoder.linear, 0 * components.T, logit(mean))
-        else:
-            set_linear(network.decoder.linear, components.T * std.T, mean)
+        self._set_decoder_start(network, components.T * std.T, mean)
 
     def _set_training_parameters(self) -> None:
         super()._set_training_parameters()
@@ -279,7 +278,7 @@ class VAETransformer(BaseAutoencoder):
         self.kl_per_component_ = self._summarize("kl", RowMoments.of(kl)).mean
         spread = np.diag(self._summarize("codes", RowMoments.of(means, covariance=True)).covariance)
         self.active_components_ = spread > ACTIVITY_THRESHOLD
-        self._score_seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        self._score_seed = self._draw_seed()
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))

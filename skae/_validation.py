@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import mmap
 from numbers import Integral
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+# What the estimators take as X: array-likes (lists, NumPy arrays, DataFrames)
+# and SciPy sparse matrices.
+MatrixLike: TypeAlias = "ArrayLike | sp.spmatrix | sp.sparray"
 
 
 def as_rows(X):

@@ -69,8 +69,15 @@ _IDX_DTYPES = {
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
     """The folder where downloaded data is cached.
 
-    `data_home` if given, else ``$SKAE_DATA`` if set, else ``~/.cache/skae``.
-    The folder is not created here.
+    Parameters
+    ----------
+    data_home : str or path, default=None
+        The folder to use; None is ``$SKAE_DATA`` if set, else ``~/.cache/skae``.
+
+    Returns
+    -------
+    folder : Path
+        The folder, with ``~`` expanded; it is not created here.
     """
     if data_home is None:
         data_home = os.environ.get("SKAE_DATA", Path.home() / ".cache" / "skae")
@@ -87,6 +94,16 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     The header is a magic number (two zero bytes, a type code, the number of
     dimensions) followed by one big-endian uint32 per dimension; the payload
     follows (byte 16 for MNIST images, byte 8 for labels).
+
+    Parameters
+    ----------
+    path : str or path
+        The IDX file.
+
+    Returns
+    -------
+    array : ndarray
+        The payload, of the shape and type the header announces (read-only).
     """
     path = Path(path)
     if not path.is_file():
@@ -113,9 +130,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(buffer, dtype, offset=offset).reshape(shape)
 
 
+def _mnist_home(data_dir: str | os.PathLike | None) -> Path:
+    return get_data_home() / "mnist" if data_dir is None else Path(data_dir).expanduser()
+
+
 def _mnist_folder(data_dir: str | os.PathLike | None) -> Path:
     """`data_dir` itself, or its ``mnist/`` subfolder when the files are there."""
-    folder = get_data_home() / "mnist" if data_dir is None else Path(data_dir).expanduser()
+    folder = _mnist_home(data_dir)
     if not any((folder / name).is_file() for name, _ in _all_mnist_files()):
         if (folder / "mnist").is_dir():
             return folder / "mnist"
@@ -182,12 +203,26 @@ def load_mnist(
     return X, labels.astype(np.int64)
 
 
-def split_mnist(X, y, n_train: int = MNIST_N_TRAIN, n_test: int = MNIST_N_TEST):
+def split_mnist(
+    X: np.ndarray, y: np.ndarray, n_train: int = MNIST_N_TRAIN, n_test: int = MNIST_N_TEST
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The benchmark protocol: the first `n_train` rows train, the last `n_test` test.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Images, in file order.
+    y : ndarray of shape (n_samples,)
+        Their labels.
+    n_train : int, default=8000
+        Number of leading rows to train on.
+    n_test : int, default=2000
+        Number of trailing rows to test on.
 
     Returns
     -------
     X_train, X_test, y_train, y_test : ndarray
+        The first `n_train` and the last `n_test` rows of `X` and `y`.
 
     Examples
     --------
@@ -205,12 +240,23 @@ def split_mnist(X, y, n_train: int = MNIST_N_TRAIN, n_test: int = MNIST_N_TEST):
     return X[:n_train], X[len(X) - n_test :], y[:n_train], y[len(y) - n_test :]
 
 
-def load_mnist_split(data_dir: str | os.PathLike | None = None, **kwargs):
+def load_mnist_split(
+    data_dir: str | os.PathLike | None = None, **kwargs
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`load_mnist` (t10k), split by :func:`split_mnist`: 8,000 train, 2,000 test.
+
+    Parameters
+    ----------
+    data_dir : str or path, default=None
+        As for :func:`load_mnist`.
+    **kwargs
+        Other arguments of :func:`load_mnist` (``download``, ``dtype``).
 
     Returns
     -------
     X_train, X_test, y_train, y_test : ndarray
+        Pixels in [0, 1] and int64 labels of the first 8,000 and the last
+        2,000 test images.
     """
     return split_mnist(*load_mnist(data_dir, **kwargs))
 
@@ -221,15 +267,24 @@ def download_mnist(
     """Download the four original MNIST IDX files into `data_dir`, checking md5 sums.
 
     Files already present with the right md5 sum are kept. Each file is written
-    under a temporary name and renamed once its checksum is right. `mirrors`
-    (base URLs, tried in turn) defaults to ``MNIST_MIRRORS``.
+    under a temporary name and renamed once its checksum is right.
+
+    Parameters
+    ----------
+    data_dir : str or path, default=None
+        The folder to write into (created if needed); None is
+        ``get_data_home() / "mnist"``.
+    mirrors : sequence of str, default=None
+        Base URLs, tried in turn for each file; None is ``MNIST_MIRRORS``.
+    timeout : float, default=60
+        Seconds to wait for a server before trying the next mirror.
 
     Returns
     -------
     folder : Path
         The folder holding the files.
     """
-    folder = get_data_home() / "mnist" if data_dir is None else Path(data_dir).expanduser()
+    folder = _mnist_home(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, md5 in _all_mnist_files():
         target = folder / name
@@ -287,7 +342,17 @@ def _odds_folder(data_dir: str | os.PathLike) -> Path:
 def list_odds(data_dir: str | os.PathLike) -> list[Path]:
     """The ODDS ``.mat`` files in `data_dir` (or in its ``odds/`` subfolder), sorted by name.
 
-    Load one with :func:`load_odds`; ``path.stem`` is the data set's name.
+    Parameters
+    ----------
+    data_dir : str or path
+        The folder holding the ``.mat`` files, or one with an ``odds/``
+        subfolder holding them.
+
+    Returns
+    -------
+    paths : list of Path
+        The files; load one with :func:`load_odds` (``path.stem`` is the data
+        set's name).
     """
     folder = _odds_folder(data_dir)
     paths = sorted(folder.glob("*.mat"))
@@ -296,7 +361,9 @@ def list_odds(data_dir: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def load_odds(path: str | os.PathLike, data_dir: str | os.PathLike | None = None):
+def load_odds(
+    path: str | os.PathLike, data_dir: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Load one ODDS data set from its ``.mat`` file.
 
     Parameters
@@ -308,9 +375,10 @@ def load_odds(path: str | os.PathLike, data_dir: str | os.PathLike | None = None
 
     Returns
     -------
-    X : ndarray of shape (n_samples, n_features), float64
-    y : ndarray of shape (n_samples,), int64
-        1 for an outlier, 0 for an inlier.
+    X : ndarray of shape (n_samples, n_features)
+        The features, as float64.
+    y : ndarray of shape (n_samples,)
+        1 for an outlier, 0 for an inlier, as int64.
     """
     from scipy.io import loadmat  # scipy.io is slow to import; only needed here
 

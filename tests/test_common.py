@@ -1,11 +1,13 @@
-"""scikit-learn's estimator checks, for both estimators."""
+"""scikit-learn's estimator checks, for both estimators, and numpydoc's checks of
+the public docstrings."""
 
 import inspect
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skae import AutoencoderTransformer, VAETransformer
+from skae import AutoencoderTransformer, VAETransformer, datasets
+from skae._base import BaseAutoencoder
 
 # Few epochs and small networks: the checks test the contract, not the quality.
 ESTIMATORS = [
@@ -37,3 +39,28 @@ def test_docstring_parameters_match_signature(Estimator):
     docscrape = pytest.importorskip("numpydoc.docscrape")
     documented = [p.name for p in docscrape.ClassDoc(Estimator)["Parameters"]]
     assert documented == list(inspect.signature(Estimator).parameters)
+
+
+def _public_api() -> list[str]:
+    names = []
+    for Estimator in (AutoencoderTransformer, VAETransformer):
+        names.append(f"skae.{Estimator.__name__}")
+        names += [
+            f"skae.{Estimator.__name__}.{name}"
+            for name, member in {**vars(BaseAutoencoder), **vars(Estimator)}.items()
+            if callable(member) and not name.startswith("_")
+        ]
+    names += [f"skae.datasets.{name}" for name in datasets.__all__ if name.islower()]
+    return sorted(set(names))
+
+
+# numpydoc's checks that a reader relies on: every parameter documented and no
+# stale one, a Returns section with a description, a one-line summary.
+NUMPYDOC_CHECKS = {"GL08", "PR01", "PR02", "PR07", "RT01", "RT03", "SS01", "SS06"}
+
+
+@pytest.mark.parametrize("name", _public_api())
+def test_public_docstrings(name):
+    validate = pytest.importorskip("numpydoc.validate")
+    errors = [f"{code}: {text}" for code, text in validate.validate(name)["errors"]]
+    assert [e for e in errors if e[:4] in NUMPYDOC_CHECKS] == []
