@@ -77,7 +77,9 @@ class AutoencoderTransformer(BaseAutoencoder):
     is its decoded code plus noise, Gaussian with the per-feature variances
     `noise_variance_` for ``loss='mse'``, Bernoulli for ``loss='bce'``. The
     score of x is the joint log-density of x and its code z = encode(x) under
-    that model, log p(x | z) + log p(z), in nats and in X's units. Both terms
+    that model, log p(x | z) + log p(z), in nats and in X's units (for
+    ``loss='bce'``, the log-Jacobian of the scaling to [0, 1] is added to the
+    Bernoulli log-probability, as for the Gaussian's density). Both terms
     matter for anomaly detection: an outlier may be reconstructed well and
     still land far from the other codes. It is the non-linear cousin of
     probabilistic PCA and factor analysis, but a score rather than a

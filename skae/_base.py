@@ -46,6 +46,7 @@ from skae._validation import (
     MatrixLike,
     as_rows,
     check_finite,
+    check_not_images,
     check_numeric_columns,
     device_key,
     device_problem,
@@ -512,7 +513,8 @@ class BaseAutoencoder(
             trim_fraction=self.contamination,
             adaptive_learning_rate=adaptive,
             mixed_precision=self.mixed_precision,
-            verbose=self.verbose,
+            # A bar per partial_fit call would be one epoch long: a line instead.
+            verbose=max(self.verbose, 2) if accumulate and self.verbose else self.verbose,
             on_epoch_start=self._on_epoch_start,
         )
         seed = self._draw_seed()
@@ -770,6 +772,7 @@ class BaseAutoencoder(
     # Batches, scaling and outputs
 
     def _validate(self, X, *, reset: bool):
+        check_not_images(X)
         check_numeric_columns(X)
         return validate_data(
             self,

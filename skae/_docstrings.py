@@ -113,11 +113,15 @@ SHARED_DOCS = {
     early_stopping : bool, default=True
         Whether to hold out `validation_fraction` of the data and stop when the
         validation loss stops improving, restoring the weights of the best
-        epoch (the starting point counts, so with ``init='pca'`` and a squared
-        error loss the result is never worse than PCA on the validation data;
-        a fit whose training loss diverges is an error all the same). Unlike
+        epoch: the last to improve the best validation loss by more than
+        `tol`, so within `tol` of the lowest, as Keras's ``EarlyStopping``
+        with ``min_delta=tol`` and ``restore_best_weights=True`` (the starting
+        point counts, so with ``init='pca'`` and a squared error loss the
+        result is never worse than PCA on the validation data; a fit whose
+        training loss diverges is an error all the same). Unlike
         ``MLPRegressor`` this is on by default. When False, training stops
-        once the training loss stops improving.
+        once the training loss stops improving, and the last epoch's weights
+        are kept.
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
     n_iter_no_change : int, default=10
@@ -147,13 +151,17 @@ SHARED_DOCS = {
         and in ``score_samples``. The same integer gives the same model on the
         CPU (with the same number of threads).
     verbose : int, default=0
-        0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch.
+        0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch
+        (as 1 does in ``partial_fit``, whose calls are one epoch each).
 """,
     "fitted_attributes": """\
     n_components_ : int
         Size of the fitted network's code (`n_components` when it was fitted).
     network_ : torch.nn.Module
         The trained network; its ``encoder`` and ``decoder`` are plain torch modules.
+    optimizer_ : torch.optim.Optimizer
+        The Adam optimiser; ``partial_fit`` and ``warm_start`` continue from
+        its state.
     device_ : torch.device
         The device the network is on.
     scaling_ : str or None
@@ -168,10 +176,13 @@ SHARED_DOCS = {
     validation_loss_curve_ : list of float
         Mean validation loss of each epoch (empty without early stopping).
     best_loss_ : float
-        Best monitored loss (validation loss with early stopping).
+        Best monitored loss (the validation loss with early stopping, else
+        the training loss): that of the last epoch to improve on the best
+        before it by more than `tol`; no epoch is lower by `tol` or more.
     best_epoch_ : int
-        Epoch (1-based) of `best_loss_`. When early stopping kept the starting
-        point of a fit, the number of epochs run before it: 0 for a fresh fit.
+        Epoch (1-based) of `best_loss_`, whose weights early stopping keeps.
+        When early stopping kept the starting point of a fit, the number of
+        epochs run before it: 0 for a fresh fit.
     n_iter_ : int
         Number of epochs run.
 """,

@@ -68,6 +68,19 @@ def device_key(device: torch.device) -> str:
     return str(device)
 
 
+def check_not_images(X) -> None:
+    """A clear error for arrays of images (or anything above 2-D), before
+    scikit-learn's generic one."""
+    n_dims = getattr(X, "ndim", 2)
+    if n_dims > 2:
+        raise ValueError(
+            f"X has {n_dims} dimensions (shape {tuple(X.shape)}); the estimators take "
+            "X of shape (n_samples, n_features). Flatten images to rows, "
+            "X.reshape(len(X), -1), and give their shape to architecture='conv' with "
+            "image_shape=(H, W) or (C, H, W)."
+        )
+
+
 def check_numeric_columns(X) -> None:
     """A clear error for DataFrames with non-numeric columns (before any coercion)."""
     dtypes = getattr(X, "dtypes", None)

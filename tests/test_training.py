@@ -136,10 +136,16 @@ def test_map_and_fold_batches():
 
 
 # verbose=1 shows a progress bar that counts every epoch run, the last one
-# of an early stop included; verbose=2 prints a line per epoch.
+# of an early stop included; verbose=2 prints a line per epoch, as both do
+# per partial_fit call.
 def test_verbose_output(capsys):
     X = np.random.RandomState(0).normal(size=(100, 5))
     ae = AutoencoderTransformer(n_iter_no_change=2, verbose=1, random_state=0).fit(X)
     assert ae.n_iter_ < 200 and f"{ae.n_iter_}/200" in capsys.readouterr().err
     AutoencoderTransformer(max_iter=3, verbose=2, random_state=0).fit(X)
     assert capsys.readouterr().err.count("Epoch ") == 3
+    stream = AutoencoderTransformer(verbose=1, random_state=0)
+    for chunk in np.array_split(X, 3):
+        stream.partial_fit(chunk)
+    err = capsys.readouterr().err
+    assert err.count("Epoch ") == 3 and "epochs:" not in err

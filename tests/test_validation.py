@@ -45,6 +45,17 @@ def test_wrong_number_of_features(Estimator, X):
         est.inverse_transform(np.zeros((3, 5)))
 
 
+# Images passed as a 3-D array: the error says how to pass them.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_image_arrays_are_flattened_first(Estimator):
+    images = np.random.RandomState(0).rand(20, 8, 8)
+    with pytest.raises(ValueError, match=r"X has 3 dimensions .* image_shape=\(H, W\)"):
+        Estimator(architecture="conv", **FAST).fit(images)
+    fitted = Estimator(architecture="conv", **FAST).fit(images.reshape(20, -1))
+    with pytest.raises(ValueError, match="X has 3 dimensions"):
+        fitted.transform(images)
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_n_components_above_n_features(Estimator, X):
     with pytest.raises(ValueError, match="n_components=6 must be between 1 and n_features=5"):
