@@ -501,7 +501,21 @@ class BaseAutoencoder(
         batches = self._batches(X, train_rows)
         self._check_bounds(batches, scaling_chosen_here=reset)
         validation = self._batches(X, validation_rows) if validate else None
-        options = TrainingOptions(
+        options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
+        seed = self._draw_seed()
+        history = train(
+            self.network_, self.optimizer_, batches, validation, options, self._history, seed
+        )
+        self._record_history(history)
+        if reset or not accumulate or not hasattr(self, "_moments"):  # (an older pickle)
+            self._moments = {}
+        self._summarize_fit(batches, validation)
+        return self
+
+    def _training_options(
+        self, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool
+    ) -> TrainingOptions:
+        return TrainingOptions(
             max_epochs=max_epochs,
             batch_size=int(self.batch_size),  # NumPy integers pass the Integral constraint
             # The t-SNE term depends on the batch: validate on batches like training's.
@@ -514,22 +528,17 @@ class BaseAutoencoder(
             adaptive_learning_rate=adaptive,
             mixed_precision=self.mixed_precision,
             # A bar per partial_fit call would be one epoch long: a line instead.
-            verbose=max(self.verbose, 2) if accumulate and self.verbose else self.verbose,
+            verbose=max(self.verbose, 2) if one_epoch_calls and self.verbose else self.verbose,
             on_epoch_start=self._on_epoch_start,
         )
-        seed = self._draw_seed()
-        history = train(
-            self.network_, self.optimizer_, batches, validation, options, self._history, seed
-        )
+
+    def _record_history(self, history: History) -> None:
+        """The fitted attributes that describe training."""
         self.loss_curve_ = list(history.loss_curve)
         self.validation_loss_curve_ = list(history.validation_loss_curve)
         self.best_loss_ = history.best_loss
         self.best_epoch_ = history.best_epoch
         self.n_iter_ = history.n_iter
-        if reset or not accumulate or not hasattr(self, "_moments"):  # (an older pickle)
-            self._moments = {}
-        self._summarize_fit(batches, validation)
-        return self
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
         """`moments` of this call's rows, pooled with those summarised since
