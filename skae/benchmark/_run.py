@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -39,6 +40,18 @@ class Log:
             text = f"{label}: {warning.category.__name__}: {str(warning.message).strip()}"
             if text not in self.warnings:
                 self.warnings.append(text)
+
+    @contextlib.contextmanager
+    def capture(self, label: str) -> Iterator[None]:
+        """Run the block, recording its warnings under `label`; an exception in it is
+        logged as an error and not raised, since one failing method must not end the run."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                yield
+            except Exception as error:
+                self.errors.append(f"{label}: {type(error).__name__}: {error}")
+        self.record_warnings(label, caught)
 
 
 @dataclass
@@ -89,7 +102,7 @@ def run_reduction(
     log = Log()
     rows, models = [], {}
     tasks = [(m, k) for m in methods for k in _n_components_or_none(m, n_components)]
-    rng = np.random.RandomState(settings.random_state)
+    rng = np.random.RandomState(settings.random_state)  # draws the training subsamples
     warm_up(settings)
     with _progress(len(tasks), data.name, progress) as bar:
         for method, k in tasks:
@@ -98,51 +111,79 @@ def run_reduction(
             limit = component_limit(method, data)
             if k is not None and k > limit:
                 log.skipped.append(f"{label}: gives at most {limit} components on this data")
-                bar.update()
-                continue
-            X_fit = data.X_train
-            if method.max_train_samples and len(X_fit) > method.max_train_samples:
-                rows_kept = np.sort(rng.choice(len(X_fit), method.max_train_samples, False))
-                X_fit = X_fit[rows_kept]
-            row = {
-                "dataset": data.name,
-                "method": method.name,
-                "key": method.key,
-                "n_components": k if k is not None else data.n_features,
-                "n_train": len(X_fit),
-                "n_test": len(data.X_test),
-            }
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    model, row["fit_seconds"] = timed(method.make(k, settings).fit, X_fit)
-                    row.update(reconstruction_errors(model, data.X_test))
-                    row.update(
-                        classification_accuracies(
-                            model, data.X_train, data.y_train, data.X_test, data.y_test
-                        )
-                    )
-                    row["log_likelihood"] = (
-                        held_out_log_likelihood(model, data.X_test)
-                        if method.has_likelihood
-                        else np.nan
-                    )
-                    row["transform_rows_per_second"] = transform_speed(model, data.X_test)
-                    if method.key == "raw":  # the identity: nothing to time
-                        row["fit_seconds"] = row["transform_rows_per_second"] = np.nan
-                    row["n_iter"] = getattr(model, "n_iter_", None)
+            else:
+                X_fit = _training_rows(method, data.X_train, rng)
+                with log.capture(label):
+                    model, measures = _fit_and_measure_reducer(method, k, settings, X_fit, data)
                     models[method.key, k] = model
-                    rows.append(row)
-                except Exception as error:  # one failing method must not end the run
-                    log.errors.append(f"{label}: {type(error).__name__}: {error}")
-            log.record_warnings(label, caught)
+                    rows.append({**_reduction_row(data, method, k, X_fit), **measures})
             bar.update()
     return ReductionResult(rows, models, methods, log)
+
+
+def _training_rows(method: Method, X_train: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """All the training rows, or a random `max_train_samples` of them (in their order)."""
+    if method.max_train_samples and len(X_train) > method.max_train_samples:
+        kept = np.sort(rng.choice(len(X_train), method.max_train_samples, False))
+        return X_train[kept]
+    return X_train
+
+
+def _reduction_row(data: ReductionData, method: Method, k: int | None, X_fit: np.ndarray) -> dict:
+    """What a result row says about the run: data set, method and sizes."""
+    return {
+        "dataset": data.name,
+        "method": method.name,
+        "key": method.key,
+        "n_components": k if k is not None else data.n_features,
+        "n_train": len(X_fit),
+        "n_test": len(data.X_test),
+    }
+
+
+def _fit_and_measure_reducer(
+    method: Method, k: int | None, settings: Settings, X_fit: np.ndarray, data: ReductionData
+) -> tuple[object, dict]:
+    """The reducer fitted on `X_fit`, and its fit time and measures on the test rows."""
+    model, fit_seconds = timed(method.make(k, settings).fit, X_fit)
+    measures = {"fit_seconds": fit_seconds}
+    measures.update(reconstruction_errors(model, data.X_test))
+    measures.update(
+        classification_accuracies(model, data.X_train, data.y_train, data.X_test, data.y_test)
+    )
+    measures["log_likelihood"] = (
+        held_out_log_likelihood(model, data.X_test) if method.has_likelihood else np.nan
+    )
+    measures["transform_rows_per_second"] = transform_speed(model, data.X_test)
+    if method.key == "raw":  # the identity: nothing to time
+        measures["fit_seconds"] = measures["transform_rows_per_second"] = np.nan
+    measures["n_iter"] = getattr(model, "n_iter_", None)
+    return model, measures
 
 
 def _effective_components(k: int, n_features: int) -> int:
     """At most half the features, so that a bottleneck remains (e.g. 3 for 6 features)."""
     return max(1, min(k, n_features // 2))
+
+
+@dataclass
+class _Split:
+    """One seeded train/test split of a data set, standardized by its training part."""
+
+    dataset: str
+    index: int
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _scaled_split(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, ...]:
+    """X_train, X_test and y_test of a stratified split; StandardScaler fitted on X_train."""
+    X_train, X_test, _, y_test = train_test_split(
+        X, y, test_size=ODDS_TEST_SIZE, stratify=y, random_state=seed
+    )
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_test
 
 
 def run_detection(
@@ -165,58 +206,61 @@ def run_detection(
     warm_up(settings)
     with _progress(n_tasks * n_splits, "odds", progress) as bar:
         for name, X, y in datasets:
-            for split in range(n_splits):
-                seed = settings.random_state + split
-                X_train, X_test, _, y_test = train_test_split(
-                    X, y, test_size=ODDS_TEST_SIZE, stratify=y, random_state=seed
-                )
-                scaler = StandardScaler().fit(X_train)
-                X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-                run_settings = replace(settings, random_state=seed)
-                cache = {}
-                for method in methods:
-                    for k in _n_components_or_none(method, n_components):
-                        k_used = None if k is None else _effective_components(k, X.shape[1])
-                        label = f"{name}: {method.name}" + (
-                            f" (n_components={k_used})" if k else ""
-                        )
-                        bar.set_postfix_str(label)
-                        if (method.key, k_used) not in cache:
-                            cache[method.key, k_used] = _detect(
-                                method, k_used, run_settings, X_train, X_test, y_test, label, log
-                            )
-                        result = cache[method.key, k_used]
-                        if result is not None:
-                            rows.append(
-                                {
-                                    "dataset": name,
-                                    "method": method.name,
-                                    "key": method.key,
-                                    "n_components": k,
-                                    "n_components_used": k_used,
-                                    "split": split,
-                                    "n_train": len(X_train),
-                                    "n_test": len(X_test),
-                                    "n_outliers_test": int(y_test.sum()),
-                                    **result,
-                                }
-                            )
-                        bar.update()
+            for index in range(n_splits):
+                seed = settings.random_state + index
+                split = _Split(name, index, *_scaled_split(X, y, seed))
+                split_settings = replace(settings, random_state=seed)
+                rows += _detect_on_split(split, methods, n_components, split_settings, log, bar)
     return rows, log
 
 
-def _detect(method, k, settings, X_train, X_test, y_test, label, log) -> dict | None:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model, seconds = timed(method.make(k, settings).fit, X_train)
-            result = detection_scores(y_test, method.anomaly_score(model, X_test))
-            result["fit_seconds"] = seconds
-        except Exception as error:  # one failing method must not end the run
-            log.errors.append(f"{label}: {type(error).__name__}: {error}")
-            result = None
-    log.record_warnings(label, caught)
-    return result
+def _detect_on_split(
+    split: _Split, methods: list[Method], n_components: list[int], settings: Settings, log: Log, bar
+) -> list[dict]:
+    """A row per method and n_components on one split. Values of n_components capped to
+    the same number share one fit."""
+    rows = []
+    results = {}  # (method key, n_components used) -> scores, None after an error
+    for method in methods:
+        for k in _n_components_or_none(method, n_components):
+            k_used = None if k is None else _effective_components(k, split.X_train.shape[1])
+            label = f"{split.dataset}: {method.name}" + (f" (n_components={k_used})" if k else "")
+            bar.set_postfix_str(label)
+            if (method.key, k_used) not in results:
+                results[method.key, k_used] = _detect(method, k_used, settings, split, label, log)
+            if results[method.key, k_used] is not None:
+                rows.append(_detection_row(split, method, k, k_used, results[method.key, k_used]))
+            bar.update()
+    return rows
+
+
+def _detect(
+    method: Method, k: int | None, settings: Settings, split: _Split, label: str, log: Log
+) -> dict | None:
+    """The detector's scores on the test part and its fit time; None if it failed."""
+    with log.capture(label):
+        model, seconds = timed(method.make(k, settings).fit, split.X_train)
+        result = detection_scores(split.y_test, method.anomaly_score(model, split.X_test))
+        result["fit_seconds"] = seconds
+        return result
+    return None  # the error is in the log
+
+
+def _detection_row(
+    split: _Split, method: Method, k: int | None, k_used: int | None, result: dict
+) -> dict:
+    return {
+        "dataset": split.dataset,
+        "method": method.name,
+        "key": method.key,
+        "n_components": k,
+        "n_components_used": k_used,
+        "split": split.index,
+        "n_train": len(split.X_train),
+        "n_test": len(split.X_test),
+        "n_outliers_test": int(split.y_test.sum()),
+        **result,
+    }
 
 
 def summarize_detection(
