@@ -174,8 +174,18 @@ def _check_results(rows: list[dict], log, made: list[Path]) -> None:
     _fail("no method produced a result:\n  " + "\n  ".join(log.errors + log.skipped))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _check_methods(args) -> None:
+    from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
+
+    kind = DETECTOR_KEYS if args.dataset == "odds" else REDUCER_KEYS
+    unknown = sorted(set(args.methods) - set(kind))
+    if unknown:
+        _fail(f"--methods {unknown} do not apply to --dataset {args.dataset}; use {kind}")
+
+
+def _check_args(args) -> None:
+    """Reject what argparse lets through, with a command-line error, and fill in the
+    defaults that depend on other arguments (--quick, --dataset)."""
     if min(args.n_components) < 1:
         _fail("--n-components must be positive integers")
     if args.n_splits is not None and args.n_splits < 1:
@@ -191,15 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--threads must be 0 (the libraries' defaults) or a positive integer")
     _check_device(args.device)
     if args.methods:
-        from skae.benchmark._methods import DETECTOR_KEYS, REDUCER_KEYS
-
-        kind = DETECTOR_KEYS if args.dataset == "odds" else REDUCER_KEYS
-        unknown = sorted(set(args.methods) - set(kind))
-        if unknown:
-            _fail(f"--methods {unknown} do not apply to --dataset {args.dataset}; use {kind}")
+        _check_methods(args)
     if args.quick and args.max_iter is None:
         args.max_iter = QUICK_MAX_ITER
     args.n_components = sorted(set(args.n_components))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _check_args(args)
     command = shlex.join(
         ["python", "-m", "skae.benchmark", *(sys.argv[1:] if argv is None else argv)]
     )
@@ -227,7 +237,25 @@ def _header(args, protocol: str) -> str:
     return f"## skae benchmark: {args.dataset}\n\n{protocol}.{quick}\n"
 
 
-def _finish(log, files: list[Path], start: float, payload: dict, json_path: Path):
+def _payload(args, command: str, protocol: str, methods, about_data: dict, results: dict) -> dict:
+    """The JSON report, less what `_finish` adds: the run, `about_data` (the data's
+    sizes), the environment and the methods, then `results`."""
+    from skae.benchmark._report import environment_info
+
+    return {
+        "benchmark": "skae.benchmark",
+        "dataset": args.dataset,
+        "command": command,
+        "arguments": vars(args),
+        "protocol": protocol,
+        **about_data,
+        "environment": environment_info(),
+        "methods": [{"key": m.key, "name": m.name, "notes": m.notes} for m in methods],
+        **results,
+    }
+
+
+def _finish(log, files: list[Path], start: float, payload: dict, json_path: Path) -> int:
     from skae.benchmark._report import write_json
 
     wall = time.perf_counter() - start
@@ -263,16 +291,9 @@ def _check_n_components(n_components: list[int], methods, data) -> None:
 
 
 def _reduction(args, command: str, start: float) -> int:
-    from skae.benchmark import _plots
     from skae.benchmark._data import load_reduction_data
-    from skae.benchmark._methods import Settings, reduction_methods
-    from skae.benchmark._report import (
-        REDUCTION_COLUMNS,
-        REDUCTION_CSV_FIELDS,
-        environment_info,
-        markdown_table,
-        write_csv,
-    )
+    from skae.benchmark._methods import reduction_methods
+    from skae.benchmark._report import REDUCTION_COLUMNS, markdown_table
     from skae.benchmark._run import run_reduction
 
     with _data_errors():
@@ -283,13 +304,7 @@ def _reduction(args, command: str, start: float) -> int:
             quick=args.quick,
             random_state=args.random_state,
         )
-    settings = Settings(
-        random_state=args.random_state,
-        device=args.device,
-        max_iter=args.max_iter,
-        image_shape=data.image_shape,
-        kernel_gamma=1.0 / (data.n_features * float(np.var(data.X_train))),
-    )
+    settings = _reduction_settings(args, data)
     methods = reduction_methods(settings, args.methods)
     _check_n_components(args.n_components, methods, data)
     made = _prepare_output_dir(args.output_dir)
@@ -297,14 +312,44 @@ def _reduction(args, command: str, start: float) -> int:
         data, methods, args.n_components, settings, progress=not args.no_progress
     )
     _check_results(result.rows, result.log, made)
-    order = {m.key: i for i, m in enumerate(methods)}
-    rows = sorted(
-        result.rows,
-        key=lambda r: (r["key"] != "raw", r["n_components"], order[r["key"]]),
-    )
+    rows = _sorted_reduction_rows(result.rows, methods)
     print(_header(args, data.protocol))
     print(markdown_table(rows, REDUCTION_COLUMNS))
     print()
+    _print_reduction_notes(methods)
+
+    prefix = args.output_dir / args.dataset
+    files = _write_reduction_files(args, result, data, rows, prefix)
+    about_data = {
+        "n_train": len(data.X_train),
+        "n_test": len(data.X_test),
+        "n_features": data.n_features,
+    }
+    columns = {key: title for key, title, _ in REDUCTION_COLUMNS}
+    results = {"columns": columns, "results": rows}
+    payload = _payload(args, command, data.protocol, methods, about_data, results)
+    return _finish(result.log, files, start, payload, Path(f"{prefix}_results.json"))
+
+
+def _reduction_settings(args, data):
+    from skae.benchmark._methods import Settings
+
+    return Settings(
+        random_state=args.random_state,
+        device=args.device,
+        max_iter=args.max_iter,
+        image_shape=data.image_shape,
+        kernel_gamma=1.0 / (data.n_features * float(np.var(data.X_train))),
+    )
+
+
+def _sorted_reduction_rows(rows: list[dict], methods) -> list[dict]:
+    """The raw features first, then by n_components, and methods in their given order."""
+    order = {m.key: i for i, m in enumerate(methods)}
+    return sorted(rows, key=lambda r: (r["key"] != "raw", r["n_components"], order[r["key"]]))
+
+
+def _print_reduction_notes(methods) -> None:
     for method in methods:
         if method.notes:
             print(f"- {method.name}: {method.notes}.")
@@ -312,30 +357,21 @@ def _reduction(args, command: str, start: float) -> int:
         "- Held-out = the test rows; errors in the data's units; accuracies from "
         "Pipeline([reducer, StandardScaler(), LogisticRegression()]) and 5-NN on the codes; "
         "transform rows/s on the test rows.",
-        flush=True,
+        flush=True,  # before the slow figures
     )
 
-    prefix = args.output_dir / args.dataset
+
+def _write_reduction_files(args, result, data, rows: list[dict], prefix: Path) -> list[Path]:
+    """The CSV file and, unless --no-plots, the figures."""
+    from skae.benchmark import _plots
+    from skae.benchmark._report import REDUCTION_CSV_FIELDS, write_csv
+
     csv_path = Path(f"{prefix}_results.csv")
     write_csv(rows, csv_path, REDUCTION_CSV_FIELDS)
     files = [csv_path]
     if not args.no_plots:
         files += _reduction_figures(_plots, result, data, args, prefix, rows)
-    payload = {
-        "benchmark": "skae.benchmark",
-        "dataset": args.dataset,
-        "command": command,
-        "arguments": vars(args),
-        "protocol": data.protocol,
-        "n_train": len(data.X_train),
-        "n_test": len(data.X_test),
-        "n_features": data.n_features,
-        "environment": environment_info(),
-        "methods": [{"key": m.key, "name": m.name, "notes": m.notes} for m in methods],
-        "columns": {key: title for key, title, _ in REDUCTION_COLUMNS},
-        "results": rows,
-    }
-    return _finish(result.log, files, start, payload, Path(f"{prefix}_results.json"))
+    return files
 
 
 def _reduction_figures(plots, result, data, args, prefix, rows) -> list[Path]:
@@ -361,16 +397,9 @@ def _reduction_figures(plots, result, data, args, prefix, rows) -> list[Path]:
 
 
 def _detection(args, command: str, start: float) -> int:
-    from skae.benchmark import _plots
     from skae.benchmark._data import load_detection_data
     from skae.benchmark._methods import Settings, detection_methods
-    from skae.benchmark._report import (
-        DETECTION_CSV_FIELDS,
-        DETECTION_SPLIT_FIELDS,
-        detection_tables,
-        environment_info,
-        write_csv,
-    )
+    from skae.benchmark._report import detection_tables
     from skae.benchmark._run import run_detection, summarize_detection
 
     methods, skipped = detection_methods(args.methods)
@@ -393,40 +422,48 @@ def _detection(args, command: str, start: float) -> int:
     log.skipped[:0] = skipped_sets + skipped
     _check_results(rows, log, made)
     per_set, mean = summarize_detection(rows, args.n_splits, len(datasets))
+    protocol = _detection_protocol(args, len(datasets))
+    print(_header(args, protocol))
+    print(detection_tables(per_set, mean), flush=True)
+
+    prefix = args.output_dir / "odds"
+    files = _write_detection_files(args, per_set, mean, rows, prefix)
+    about_data = {"datasets": _dataset_sizes(datasets)}
+    results = {"results": per_set, "mean": mean, "splits": rows}
+    payload = _payload(args, command, protocol, methods, about_data, results)
+    return _finish(log, files, start, payload, Path(f"{prefix}_results.json"))
+
+
+def _detection_protocol(args, n_datasets: int) -> str:
     protocol = (
-        f"ODDS, {len(datasets)} data set(s); per set {args.n_splits} stratified 60/40 "
+        f"ODDS, {n_datasets} data set(s); per set {args.n_splits} stratified 60/40 "
         "train/test split(s), StandardScaler fitted on the train split, detectors fitted "
         "without labels; anomaly scores on the test split"
     )
     if args.quick:
         protocol += f"; --quick: at most {QUICK_ODDS_SAMPLES} rows per set"
-    print(_header(args, protocol))
-    print(detection_tables(per_set, mean), flush=True)
+    return protocol
 
-    prefix = args.output_dir / "odds"
+
+def _dataset_sizes(datasets) -> dict:
+    return {
+        name: {"n_samples": len(X), "n_features": X.shape[1], "n_outliers": int(y.sum())}
+        for name, X, y in datasets
+    }
+
+
+def _write_detection_files(args, per_set, mean, rows, prefix: Path) -> list[Path]:
+    """The per-set and per-split CSV files and, unless --no-plots, the figure."""
+    from skae.benchmark import _plots
+    from skae.benchmark._report import DETECTION_CSV_FIELDS, DETECTION_SPLIT_FIELDS, write_csv
+
     files = [Path(f"{prefix}_results.csv"), Path(f"{prefix}_splits.csv")]
     write_csv(per_set + mean, files[0], DETECTION_CSV_FIELDS)
     write_csv(rows, files[1], DETECTION_SPLIT_FIELDS)
     if not args.no_plots:
         figure = _plots.plot_detection_summary(mean, Path(f"{prefix}_mean_roc_auc.png"))
         files += [figure] if figure else []
-    payload = {
-        "benchmark": "skae.benchmark",
-        "dataset": "odds",
-        "command": command,
-        "arguments": vars(args),
-        "protocol": protocol,
-        "datasets": {
-            name: {"n_samples": len(X), "n_features": X.shape[1], "n_outliers": int(y.sum())}
-            for name, X, y in datasets
-        },
-        "environment": environment_info(),
-        "methods": [{"key": m.key, "name": m.name, "notes": m.notes} for m in methods],
-        "results": per_set,
-        "mean": mean,
-        "splits": rows,
-    }
-    return _finish(log, files, start, payload, Path(f"{prefix}_results.json"))
+    return files
 
 
 if __name__ == "__main__":
