@@ -32,7 +32,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
-from skae._networks import ACTIVATIONS, make_encoder_decoder
+from skae._networks import ACTIVATIONS, make_encoder_decoder, widest_activation
 from skae._statistics import RowMoments, mean_variance, min_max
 from skae._training import (
     Batches,
@@ -64,6 +64,11 @@ if TYPE_CHECKING:  # Self is Python 3.11's; annotations are not evaluated
 # Rows per forward pass at inference time: large enough to keep a GPU busy,
 # small enough to bound memory.
 INFERENCE_BATCH_SIZE = 1024
+# On the CPU, values that the widest layer of an inference batch holds (1 MB
+# in float32), to stay in a core's cache: with the GPU's larger batches,
+# transform, inverse_transform and score_samples took up to 1.3x (MLP) and
+# 2.3x (conv) as long (benchmarks/README.md, "Inference batches").
+CPU_BATCH_VALUES = 2**18
 # PCA for init='pca' runs on at most this many rows: a start, not a result.
 PCA_INIT_MAX_SAMPLES = 10_000
 PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), for wide data
@@ -463,6 +468,8 @@ class BaseAutoencoder(
                 self.n_components_ = fitted["n_components"]
             if "_likelihood" not in state:
                 self._likelihood = fitted[self._likelihood_parameter]
+            if "_widest_activation" not in state:
+                self._widest_activation = widest_activation(self.network_, self.n_features_in_)
             if device_problem(self.device_) is not None:
                 self.device_ = torch.device("cpu")
             self.network_.to(self.device_)
@@ -617,6 +624,7 @@ class BaseAutoencoder(
         self._check_float32_reach(extremes)
         seed = self._draw_seed()
         network = _seeded(lambda: self._make_network(n_features), seed)
+        self._widest_activation = widest_activation(network, n_features)
         if self.init == "pca":
             self._initialize_from_pca(network, X)
         self.network_ = network.to(self.device_)
@@ -836,6 +844,13 @@ class BaseAutoencoder(
 
     @property
     def _inference_rows(self) -> int:
+        return self._batch_rows(values_per_row=self._widest_activation)
+
+    def _batch_rows(self, values_per_row: int) -> int:
+        """Rows per inference batch whose widest layer holds `values_per_row`
+        values per row."""
+        if self.device_.type == "cpu":
+            return max(1, CPU_BATCH_VALUES // values_per_row)
         # About 4 MB of input per batch, and at least INFERENCE_BATCH_SIZE rows.
         return max(INFERENCE_BATCH_SIZE, 2**20 // self.n_features_in_)
 

@@ -394,3 +394,22 @@ class VariationalAutoencoder(nn.Module):
         output = self.decoder(z.flatten(0, 1)).view(len(noise), *x.shape)
         log_weights = self.log_likelihood(output, x) + weight * (log_prior - log_posterior)
         return torch.logsumexp(log_weights, dim=0) - math.log(len(noise))
+
+
+def widest_activation(network: nn.Module, n_features: int) -> int:
+    """The most values that the input or a layer of `network` holds per sample."""
+    widths = [n_features]
+
+    def record(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        widths.append(output[0].numel())
+
+    layers = [module for module in network.modules() if not any(module.children())]
+    hooks = [layer.register_forward_hook(record) for layer in layers]
+    parameter = next(network.parameters())
+    try:
+        with torch.inference_mode():
+            network(torch.zeros((1, n_features), dtype=parameter.dtype, device=parameter.device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(widths)

@@ -245,8 +245,11 @@ class VAETransformer(BaseAutoencoder):
 
     @property
     def _score_batch_size(self) -> int:
-        # Each sample is decoded n_importance_samples times: at most 16,384
-        # decodings per batch, and about 4M values (16 MB) of decoder output.
+        # Each sample is decoded n_importance_samples times.
+        if self.device_.type == "cpu":
+            return self._batch_rows(self._widest_activation * self._n_importance_draws)
+        # At most 16,384 decodings per batch, and about 4M values (16 MB) of
+        # decoder output.
         decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // self.n_features_in_)
         return max(1, decodings // self._n_importance_draws)
 

@@ -7,7 +7,8 @@ import torch
 from numpy.testing import assert_allclose
 from torch import nn
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VAETransformer
+from skae._base import CPU_BATCH_VALUES
 from skae._networks import Autoencoder, mlp
 from skae._training import (
     Batches,
@@ -149,3 +150,33 @@ def test_verbose_output(capsys):
         stream.partial_fit(chunk)
     err = capsys.readouterr().err
     assert err.count("Epoch ") == 3 and "epochs:" not in err
+
+
+# On the CPU an inference batch holds about CPU_BATCH_VALUES values in its
+# widest layer (input, hidden layer or convolution output), whatever the
+# architecture; the results do not depend on how the rows are batched.
+@pytest.mark.parametrize(
+    "params, widest",
+    [
+        (dict(hidden_layer_sizes=(300, 20)), 300),
+        (dict(hidden_layer_sizes=(16,)), 64),  # the input
+        (dict(architecture="conv", hidden_layer_sizes=(6, 4)), 6 * 4 * 4),
+    ],
+)
+def test_inference_batches_fit_the_widest_layer(params, widest, monkeypatch):
+    X = np.random.RandomState(0).rand(600, 64).astype(np.float32)
+    ae = AutoencoderTransformer(max_iter=2, random_state=0, **params).fit(X)
+    assert ae._widest_activation == widest
+    assert ae._inference_rows == CPU_BATCH_VALUES // widest
+    state = {k: v for k, v in ae.__getstate__().items() if k != "_widest_activation"}
+    older = AutoencoderTransformer.__new__(AutoencoderTransformer)  # a pickle from before
+    older.__setstate__(state)
+    assert older._widest_activation == widest
+    vae = VAETransformer(max_iter=2, n_importance_samples=7, random_state=0, **params).fit(X)
+    assert vae._score_batch_size == CPU_BATCH_VALUES // (widest * 7)
+    for model in ae, vae:
+        whole = model.transform(X), model.score_samples(X)
+        for name in "_inference_rows", "_score_batch_size":  # many batches
+            monkeypatch.setattr(type(model), name, property(lambda self: 50))
+        assert_allclose(model.transform(X), whole[0], rtol=1e-6, atol=1e-6)
+        assert_allclose(model.score_samples(X), whole[1], rtol=1e-6)
