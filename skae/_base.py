@@ -61,8 +61,10 @@ if TYPE_CHECKING:  # Self is Python 3.11's; annotations are not evaluated
 
     from numpy.typing import ArrayLike
 
-# Rows per forward pass at inference time: large enough to keep a GPU busy,
-# small enough to bound memory.
+# Rows per pass of the summaries and checks over the training data at the
+# end of a fit (a fixed size: the fitted attributes' float32 sums do not
+# depend on the device's batch rule), and the least rows per inference batch
+# on a GPU, to keep it busy.
 INFERENCE_BATCH_SIZE = 1024
 # On the CPU, values that the widest layer of an inference batch holds (1 MB
 # in float32), to stay in a core's cache: with the GPU's larger batches,
