@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._base import INFERENCE_BATCH_SIZE
+from skae._base import gpu_batch_rows
+from skae._vae import gpu_score_rows
 
 CASES = {
     "AE MLP (256, 128), 20,000 x 64": (AutoencoderTransformer, {}, 20_000, 64),
@@ -35,12 +36,10 @@ CASES = {
 @contextmanager
 def gpu_batches(model):
     """The model's inference batches sized by the GPU's rule, on the CPU."""
-    n_features = model.n_features_in_
-    rows = max(INFERENCE_BATCH_SIZE, 2**20 // n_features)
+    rows = gpu_batch_rows(model.n_features_in_)
     score_rows = rows
     if isinstance(model, VAETransformer):
-        decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // n_features)
-        score_rows = max(1, decodings // model.n_importance_samples)
+        score_rows = gpu_score_rows(model.n_features_in_, model.n_importance_samples)
     cls = type(model)
     with (
         patch.object(cls, "_inference_rows", property(lambda self: rows)),

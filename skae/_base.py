@@ -15,10 +15,10 @@ import warnings
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from numbers import Integral, Real
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -31,6 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
+from typing_extensions import Self  # typing's from Python 3.11 on
 
 from skae._networks import ACTIVATIONS, make_encoder_decoder, widest_activation
 from skae._statistics import RowMoments, mean_variance, min_max
@@ -56,15 +57,10 @@ from skae._validation import (
     row_major,
 )
 
-if TYPE_CHECKING:  # Self is Python 3.11's; annotations are not evaluated
-    from typing import Self
-
-    from numpy.typing import ArrayLike
-
-# Rows per pass of the summaries and checks over the training data at the
-# end of a fit (a fixed size: the fitted attributes' float32 sums do not
-# depend on the device's batch rule), and the least rows per inference batch
-# on a GPU, to keep it busy.
+# Rows per pass of the range check of losses on [0, 1] and of the fitted
+# summaries (a fixed size: the fitted attributes' float32 sums do not depend
+# on the device's batch rule), and the least rows per inference batch on a
+# GPU, to keep it busy.
 INFERENCE_BATCH_SIZE = 1024
 # On the CPU, values that the widest layer of an inference batch holds (1 MB
 # in float32), to stay in a core's cache: with the GPU's larger batches,
@@ -846,15 +842,9 @@ class BaseAutoencoder(
 
     @property
     def _inference_rows(self) -> int:
-        return self._batch_rows(values_per_row=self._widest_activation)
-
-    def _batch_rows(self, values_per_row: int) -> int:
-        """Rows per inference batch whose widest layer holds `values_per_row`
-        values per row."""
         if self.device_.type == "cpu":
-            return max(1, CPU_BATCH_VALUES // values_per_row)
-        # About 4 MB of input per batch, and at least INFERENCE_BATCH_SIZE rows.
-        return max(INFERENCE_BATCH_SIZE, 2**20 // self.n_features_in_)
+            return cpu_batch_rows(self._widest_activation)
+        return gpu_batch_rows(self.n_features_in_)
 
     @property
     def _score_batch_size(self) -> int:
@@ -887,6 +877,18 @@ def _seeded(make: Callable[[], nn.Module], seed: int) -> nn.Module:
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-3, 1 - 1e-3)
     return np.log(p) - np.log1p(-p)
+
+
+def cpu_batch_rows(values_per_row: int) -> int:
+    """Rows per inference batch on the CPU whose widest layer holds
+    `values_per_row` values per row."""
+    return max(1, CPU_BATCH_VALUES // values_per_row)
+
+
+def gpu_batch_rows(n_features: int) -> int:
+    """Rows per inference batch on a GPU: about 4 MB of input, and at least
+    INFERENCE_BATCH_SIZE rows."""
+    return max(INFERENCE_BATCH_SIZE, 2**20 // n_features)
 
 
 def set_linear(layer: nn.Linear, weight: np.ndarray, bias: np.ndarray) -> None:

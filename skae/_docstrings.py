@@ -178,7 +178,9 @@ SHARED_DOCS = {
     best_loss_ : float
         Best monitored loss (the validation loss with early stopping, else
         the training loss): that of the last epoch to improve on the best
-        before it by more than `tol`; no epoch is lower by `tol` or more.
+        before it by more than `tol`; no later epoch of this fit, once the
+        objective is fixed (after a VAE's `kl_warmup`), is lower by `tol` or
+        more. Each fit starts its own best (a warm start too).
     best_epoch_ : int
         Epoch (1-based) of `best_loss_`, whose weights early stopping keeps.
         When early stopping kept the starting point of a fit, the number of

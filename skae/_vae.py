@@ -18,6 +18,7 @@ from torch import nn
 from skae._base import (
     INFERENCE_BATCH_SIZE,
     BaseAutoencoder,
+    cpu_batch_rows,
     set_linear,
 )
 from skae._docstrings import fill_doc
@@ -247,11 +248,8 @@ class VAETransformer(BaseAutoencoder):
     def _score_batch_size(self) -> int:
         # Each sample is decoded n_importance_samples times.
         if self.device_.type == "cpu":
-            return self._batch_rows(self._widest_activation * self._n_importance_draws)
-        # At most 16,384 decodings per batch, and about 4M values (16 MB) of
-        # decoder output.
-        decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // self.n_features_in_)
-        return max(1, decodings // self._n_importance_draws)
+            return cpu_batch_rows(self._widest_activation * self._n_importance_draws)
+        return gpu_score_rows(self.n_features_in_, self._n_importance_draws)
 
     @property
     def _n_importance_draws(self) -> int:
@@ -285,3 +283,11 @@ class VAETransformer(BaseAutoencoder):
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))
+
+
+def gpu_score_rows(n_features: int, n_draws: int) -> int:
+    """Samples per batch of VAE scores on a GPU, each decoded `n_draws` times:
+    at most 16,384 decodings per batch, and about 4M values (16 MB) of decoder
+    output."""
+    decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // n_features)
+    return max(1, decodings // n_draws)

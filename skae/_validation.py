@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import mmap
 from numbers import Integral
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias, Union
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
-
-if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike
 
 # What the estimators take as X: array-likes (lists, NumPy arrays, DataFrames)
 # and SciPy sparse matrices.
-MatrixLike: TypeAlias = "ArrayLike | sp.spmatrix | sp.sparray"
+MatrixLike: TypeAlias = Union[ArrayLike, sp.spmatrix]  # noqa: UP007 (ArrayLike is a Union)
 
 
 def as_rows(X):
@@ -72,9 +70,14 @@ def check_not_images(X) -> None:
     """A clear error for arrays of images (or anything above 2-D), before
     scikit-learn's generic one."""
     n_dims = getattr(X, "ndim", 2)
+    if isinstance(X, (list, tuple)):
+        try:
+            n_dims = np.ndim(X)
+        except ValueError:  # ragged: scikit-learn's error says so
+            pass
     if n_dims > 2:
         raise ValueError(
-            f"X has {n_dims} dimensions (shape {tuple(X.shape)}); the estimators take "
+            f"X has {n_dims} dimensions (shape {np.shape(X)}); the estimators take "
             "X of shape (n_samples, n_features). Flatten images to rows, "
             "X.reshape(len(X), -1), and give their shape to architecture='conv' with "
             "image_shape=(H, W) or (C, H, W)."

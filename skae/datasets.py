@@ -250,7 +250,7 @@ def load_mnist_split(
     data_dir : str or path, default=None
         As for :func:`load_mnist`.
     **kwargs
-        Other arguments of :func:`load_mnist` (``download``, ``dtype``).
+        Other arguments of :func:`load_mnist` (``subset``, ``download``, ``dtype``).
 
     Returns
     -------

@@ -54,6 +54,8 @@ def test_image_arrays_are_flattened_first(Estimator):
     fitted = Estimator(architecture="conv", **FAST).fit(images.reshape(20, -1))
     with pytest.raises(ValueError, match="X has 3 dimensions"):
         fitted.transform(images)
+    with pytest.raises(ValueError, match="X has 3 dimensions"):
+        fitted.transform(images.tolist())
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
