@@ -223,7 +223,7 @@ class BaseAutoencoder(
     # Public API
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: MatrixLike, y: None = None) -> Self:
+    def fit(self, X: MatrixLike, y: object = None) -> Self:
         """Fit the autoencoder to X.
 
         Parameters
@@ -260,7 +260,7 @@ class BaseAutoencoder(
             )
         return self
 
-    def partial_fit(self, X: MatrixLike, y: None = None) -> Self:
+    def partial_fit(self, X: MatrixLike, y: object = None) -> Self:
         """Train for one epoch on X, initialising the model on the first call.
 
         The internal scaling is fitted on the first call's data and kept. The
@@ -366,7 +366,7 @@ class BaseAutoencoder(
         scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
         return check_finite(scores, "scores").double().numpy()
 
-    def score(self, X: MatrixLike, y: None = None) -> float:
+    def score(self, X: MatrixLike, y: object = None) -> float:
         """Mean of :meth:`score_samples`, so that model selection needs no scorer.
 
         Parameters
