@@ -349,10 +349,11 @@ def test_convergence_warning(small_X):
 
 # learning_rate='adaptive' divides the rate at a plateau where 'constant' stops,
 # and goes on from the best weights: the same start, never a worse optimum.
-def test_adaptive_learning_rate(small_X):
+def test_adaptive_learning_rate(small_X, capsys):
     params = dict(n_iter_no_change=2, max_iter=300, learning_rate_init=0.01, random_state=0)
     constant = AutoencoderTransformer(**params).fit(small_X)
-    adaptive = AutoencoderTransformer(learning_rate="adaptive", **params).fit(small_X)
+    adaptive = AutoencoderTransformer(learning_rate="adaptive", verbose=2, **params).fit(small_X)
+    assert "Learning rate set to 0.002" in capsys.readouterr().err
     n = constant.n_iter_
     assert adaptive.validation_loss_curve_[:n] == constant.validation_loss_curve_
     assert adaptive.n_iter_ > n and adaptive.best_loss_ < constant.best_loss_

@@ -98,6 +98,8 @@ def test_interpolate(small_X):
     assert vae.interpolate(X32[0], X32[1], n_steps=3).dtype == np.float32
     with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
         vae.interpolate(small_X[0], small_X[1], n_steps=1)
+    with pytest.raises(ValueError, match="X_start and X_end must have the same shape"):
+        vae.interpolate(small_X[:3], small_X[3:5])
 
 
 # Rows of a DataFrame, and pandas output, give the same path as arrays.

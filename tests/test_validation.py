@@ -56,6 +56,8 @@ def test_image_arrays_are_flattened_first(Estimator):
         fitted.transform(images)
     with pytest.raises(ValueError, match="X has 3 dimensions"):
         fitted.transform(images.tolist())
+    with pytest.raises(ValueError, match="inhomogeneous"):  # ragged: scikit-learn's error
+        fitted.transform([[0.0] * 64, [0.0] * 63])
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
