@@ -385,38 +385,33 @@ def train(
     return history
 
 
+@dataclass
 class _TrainingRun:
     """One call of `train`: its random streams, and the states that early
     stopping and a diverging fit go back to."""
 
-    def __init__(
-        self,
-        network: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        train_batches: Batches,
-        validation_batches: Batches | None,
-        options: TrainingOptions,
-        history: History,
-        seed: int,
-    ) -> None:
-        self.network = network
-        self.optimizer = optimizer
-        self.train_batches = train_batches
-        self.validation_batches = validation_batches
-        self.options = options
-        self.history = history
-        self.seed = seed
-        self.shuffle_generator = torch.Generator().manual_seed(seed)
+    network: nn.Module
+    optimizer: torch.optim.Optimizer
+    train_batches: Batches
+    validation_batches: Batches | None
+    options: TrainingOptions
+    history: History
+    seed: int
+
+    def __post_init__(self) -> None:
+        self.shuffle_generator = torch.Generator().manual_seed(self.seed)
         # Drives the input corruption and, for a VAE, the posterior draws.
-        self.draw_generator = torch.Generator(device=train_batches.device).manual_seed(seed + 1)
-        self.initial_state = _snapshot(network.state_dict())
-        self.initial_optimizer_state = _snapshot(optimizer.state_dict())
+        device = self.train_batches.device
+        self.draw_generator = torch.Generator(device=device).manual_seed(self.seed + 1)
+        self.initial_state = _snapshot(self.network.state_dict())
+        self.initial_optimizer_state = _snapshot(self.optimizer.state_dict())
         # The loss before this call's first step (not an earlier call's: a
         # partial_fit stream's chunks may differ in scale), first on one batch.
         self.start_loss: float | None = None
         self.start_on_all_rows = False
         self.best_state = None
-        if validation_batches is not None:
+        history = self.history
+        if self.validation_batches is not None:
             # The starting point is a candidate too (with init='pca', the PCA
             # solution), so early stopping never returns something worse on
             # validation. The split may be new (warm_start), so earlier bests
@@ -426,7 +421,7 @@ class _TrainingRun:
             self.best_state = self.initial_state
         elif history.monitors_validation:  # a training loss cannot be compared with it
             history.restart()
-        history.monitors_validation = validation_batches is not None
+        history.monitors_validation = self.validation_batches is not None
 
     def epoch(self) -> bool:
         """Train one epoch and record it; True when the monitored loss has
