@@ -16,7 +16,7 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 
@@ -48,6 +48,14 @@ def test_reproducible(small_X):
     other = AutoencoderTransformer(**{**FAST, "random_state": 1}).fit_transform(small_X)
     assert_array_equal(first, second)
     assert not np.allclose(first, other)
+    # The seed reaches the initial weights, not only the shuffling: without
+    # training (a negligible learning rate), two seeds still give other codes.
+    untrained = dict(FAST, init="random", learning_rate_init=1e-12, max_iter=1)
+    codes = [
+        AutoencoderTransformer(**{**untrained, "random_state": seed}).fit_transform(small_X)
+        for seed in (0, 1)
+    ]
+    assert not np.allclose(*codes, rtol=1e-3)
 
 
 # Fitting neither reads nor changes torch's global random state.
@@ -96,13 +104,31 @@ def test_fits_in_threads(small_X, monkeypatch):
     assert_array_equal(torch.rand(3), expected)
 
 
-# The internal scaling is undone: reconstructions come back in the input's units.
+# 'auto' on continuous data in mixed units: centred, then one common scale,
+# the root of the features' mean variance.
+def test_global_scaling(small_X):
+    ae = AutoencoderTransformer(**FAST).fit(small_X)
+    assert ae.scaling_ == "global"
+    assert_allclose(ae.input_offset_, small_X.mean(0))
+    assert_allclose(ae.input_scale_, np.full(20, np.sqrt(small_X.var(0).mean())))
+
+
+# The internal scaling is undone: reconstructions come back in the input's
+# units, decoder output * input_scale_ + input_offset_ (data far from 0, so that
+# a missing offset shows).
 def test_inverse_transform_undoes_scaling(small_X):
     ae = AutoencoderTransformer(n_components=3, max_iter=100, random_state=0).fit(small_X)
     reconstruction = ae.inverse_transform(ae.transform(small_X))
     relative_error = np.abs(reconstruction - small_X).mean(0) / small_X.std(0)
     assert relative_error.max() < 0.5
     assert_allclose(reconstruction.mean(0), small_X.mean(0), atol=0.2 * small_X.std(0).max())
+    X = small_X + 50 * small_X.std(0)
+    ae = AutoencoderTransformer(n_components=3, **FAST).fit(X)
+    codes = ae.transform(X)
+    with torch.no_grad():
+        decoded = ae.network_.decode(torch.as_tensor(codes, dtype=torch.float32)).double().numpy()
+    expected = decoded * ae.input_scale_ + ae.input_offset_
+    assert_allclose(ae.inverse_transform(codes), expected, rtol=1e-5, atol=1e-6 * X.std())
 
 
 # Default settings beat PCA's held-out reconstruction error on raw digits.
@@ -128,7 +154,15 @@ def test_score_samples_flags_outliers(small_X):
 
 # score_samples is log p(x | z) + log p(z) at z = encode(x), from the fitted
 # attributes, in X's units; the noise variances are those of held-out residuals.
-def test_score_samples_is_joint_log_density(small_X):
+def test_score_samples_is_joint_log_density(small_X, monkeypatch):
+    split = AutoencoderTransformer._split
+    rows = {}
+
+    def recording_split(self, *args):
+        rows["train"], rows["validation"] = split(self, *args)
+        return rows["train"], rows["validation"]
+
+    monkeypatch.setattr(AutoencoderTransformer, "_split", recording_split)
     ae = AutoencoderTransformer(n_components=3, max_iter=30, random_state=0).fit(small_X)
     codes = ae.transform(small_X)
     residuals = small_X - ae.inverse_transform(codes)
@@ -137,6 +171,9 @@ def test_score_samples_is_joint_log_density(small_X):
     assert_allclose(ae.score_samples(small_X), expected, rtol=1e-4, atol=1e-3)
     train_variance = np.mean(residuals**2, axis=0)
     assert np.mean(ae.noise_variance_ / train_variance) > 1
+    held_out = residuals[rows["validation"]]
+    floor = 1e-6 * np.mean(ae.input_scale_**2)
+    assert_allclose(ae.noise_variance_, np.maximum((held_out**2).mean(0), floor), rtol=1e-4)
 
 
 # With loss='bce' the reconstruction term is a Bernoulli log-probability.
@@ -324,6 +361,9 @@ def test_early_stopping(small_X, init, assert_starts_as_pca):
     else:  # the start, PCA: the non-linear corrections are still zero
         assert_starts_as_pca(ae.network_)
     assert (init, ae.best_epoch_ > 0) in [("pca", False), ("random", True)]  # both cases run
+    # No epoch improves by a tol larger than any loss: the start is kept.
+    huge_tol = AutoencoderTransformer(max_iter=50, **{**params, "tol": 1e6}).fit(small_X)
+    assert (huge_tol.n_iter_, huge_tol.best_epoch_) == (3, 0)
 
 
 # partial_fit after an early-stopping fit judges progress on its own training
@@ -373,9 +413,16 @@ def test_pipeline_and_grid_search(digits):
         ]
     )
     assert cross_val_score(pipe, X, y, cv=2).mean() > 0.3
-    search = GridSearchCV(AutoencoderTransformer(**FAST), {"n_components": [2, 4]}, cv=2, n_jobs=2)
+    search = GridSearchCV(
+        AutoencoderTransformer(**FAST), {"n_components": [2, 4]}, cv=KFold(2), n_jobs=2
+    )
     search.fit(X)
     assert search.best_params_["n_components"] in (2, 4)
+    # Scored by score: the mean log-density of the held-out fold.
+    train, test = next(KFold(2).split(X))
+    first = AutoencoderTransformer(**{**FAST, "n_components": 2}).fit(X[train])
+    expected = first.score_samples(X[test]).mean()
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(expected)
     assert clone(search.best_estimator_).get_params() == search.best_estimator_.get_params()
 
 
@@ -441,6 +488,7 @@ def test_mixed_precision(small_X, Estimator):
     full = Estimator(**FAST).fit(small_X)
     mixed = Estimator(mixed_precision=True, **FAST).fit(small_X)
     assert mixed.loss_curve_[-1] == pytest.approx(full.loss_curve_[-1], rel=0.1)
+    assert mixed.loss_curve_ != full.loss_curve_  # bfloat16 was used
     assert np.isfinite(mixed.score_samples(small_X)).all()
     if Estimator is VAETransformer:
         x = torch.as_tensor(small_X[:5], dtype=torch.float32)

@@ -23,6 +23,10 @@ def test_transform_is_deterministic(small_X):
     vae = VAETransformer(n_components=3, **FAST).fit(small_X)
     assert_array_equal(vae.transform(small_X), vae.transform(small_X))
     assert vae.transform(small_X).shape == (100, 3)
+    scaled = (small_X - vae.input_offset_) / vae.input_scale_
+    with torch.no_grad():
+        mean, _ = vae.network_.encode(torch.as_tensor(scaled, dtype=torch.float32))
+    assert_allclose(vae.transform(small_X), mean.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # score_samples is deterministic, and a sample's score does not depend on its batch.
@@ -180,6 +184,20 @@ def test_warm_start_with_new_beta_restarts_convergence(small_X):
     vae = VAETransformer(beta=0.1, warm_start=True, **{**FAST, "max_iter": 10}).fit(small_X)
     vae.set_params(beta=4.0, n_iter_no_change=3).fit(small_X)
     assert vae.best_epoch_ > 10  # the best of the new objective, not the old one's
+
+
+# In evaluation mode (the validation loss) the KL term weighs beta, whatever
+# the warm-up's current weight.
+def test_evaluation_loss_ignores_the_warmup_weight(small_X):
+    vae = VAETransformer(n_components=3, **FAST).fit(small_X)
+    x = torch.as_tensor((small_X - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
+    network = vae.network_.eval()
+    losses = []
+    with torch.no_grad():
+        for weight in (1.0, 0.01):
+            network.kl_weight = weight
+            losses.append(network.loss(x, x, torch.Generator().manual_seed(0)))
+    assert torch.equal(*losses)
 
 
 # The validation loss measures the real objective during a KL warm-up too, so
