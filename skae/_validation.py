@@ -69,15 +69,15 @@ def device_key(device: torch.device) -> str:
 def check_not_images(X) -> None:
     """A clear error for arrays of images (or anything above 2-D), before
     scikit-learn's generic one."""
-    n_dims = getattr(X, "ndim", 2)
-    if isinstance(X, (list, tuple)):
-        try:
-            n_dims = np.ndim(X)
+    shape = getattr(X, "shape", None)
+    if isinstance(X, (list, tuple)) and len(X) > 0:
+        try:  # from the first row alone, not a second conversion of the whole list
+            shape = (len(X), *np.shape(X[0]))
         except ValueError:  # ragged: scikit-learn's error says so
             pass
-    if n_dims > 2:
+    if shape is not None and len(shape) > 2:
         raise ValueError(
-            f"X has {n_dims} dimensions (shape {np.shape(X)}); the estimators take "
+            f"X has {len(shape)} dimensions (shape {tuple(shape)}); the estimators take "
             "X of shape (n_samples, n_features). Flatten images to rows, "
             "X.reshape(len(X), -1), and give their shape to architecture='conv' with "
             "image_shape=(H, W) or (C, H, W)."
