@@ -65,7 +65,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for name, (Estimator, params, n_rows, n_features) in CASES.items():
         X = rng.rand(n_rows, n_features).astype(np.float32)
-        model = Estimator(max_iter=1, random_state=0, device="cpu", **params).fit(X[:500])
+        model = Estimator(2, max_iter=1, random_state=0, device="cpu", **params).fit(X[:500])
         for method, (gpu, cpu) in compare(model, X).items():
             print(f"| {name} | {method} | {gpu:.0f} | {cpu:.0f} | {gpu / cpu:.2f}x |", flush=True)
 

@@ -73,6 +73,9 @@ PCA_INIT_MAX_VALUES = 2**24  # and at most this many values (64 MB in float32), 
 EPS = np.finfo(np.float64).eps
 RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
+# n_components='auto': a code of 32, the usual size for MNIST-sized inputs,
+# and never more than half the features, so that the code compresses.
+AUTO_MAX_COMPONENTS = 32
 
 
 class BaseAutoencoder(
@@ -86,7 +89,7 @@ class BaseAutoencoder(
     _unit_interval_likelihood: str
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "architecture": [StrOptions({"mlp", "conv"})],
@@ -116,7 +119,7 @@ class BaseAutoencoder(
 
     def __init__(
         self,
-        n_components: int = 2,
+        n_components: int | str = "auto",
         *,
         hidden_layer_sizes=None,
         activation: str = "relu",
@@ -566,7 +569,7 @@ class BaseAutoencoder(
         """What defines the fitted network, as a fresh fit resolves it from the
         parameters (defaults filled in, 'auto' resolved)."""
         return {
-            "n_components": self.n_components,
+            "n_components": self._resolve_n_components(self.n_features_in_),
             "init": self.init,  # 'pca' adds a linear shortcut to the networks
             "hidden_layer_sizes": self._hidden_layer_sizes(),
             "activation": self.activation,
@@ -604,12 +607,7 @@ class BaseAutoencoder(
     def _initialize(self, X) -> None:
         """Everything that a fresh fit resolves from the parameters and the data."""
         n_features = X.shape[1]
-        if self.n_components > n_features:
-            raise ValueError(
-                f"n_components={self.n_components} must be between 1 and "
-                f"n_features={n_features}: an autoencoder's code is a bottleneck."
-            )
-        self.n_components_ = int(self.n_components)  # True passes Integral checks
+        self.n_components_ = self._resolve_n_components(n_features)
         # The loss or likelihood the network is built for: what the fitted
         # methods compute, whatever set_params changes later.
         self._likelihood = getattr(self, self._likelihood_parameter)
@@ -666,6 +664,16 @@ class BaseAutoencoder(
             weight_decay=self.alpha,
             fused=fused or None,
         )
+
+    def _resolve_n_components(self, n_features: int) -> int:
+        if self.n_components == "auto":
+            return max(1, min(AUTO_MAX_COMPONENTS, n_features // 2))
+        if self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} must be between 1 and "
+                f"n_features={n_features}: an autoencoder's code is a bottleneck."
+            )
+        return int(self.n_components)  # True passes Integral checks
 
     def _hidden_layer_sizes(self) -> tuple[int, ...]:
         hidden = self.hidden_layer_sizes

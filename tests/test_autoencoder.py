@@ -390,7 +390,9 @@ def test_convergence_warning(small_X):
 # learning_rate='adaptive' divides the rate at a plateau where 'constant' stops,
 # and goes on from the best weights: the same start, never a worse optimum.
 def test_adaptive_learning_rate(small_X, capsys):
-    params = dict(n_iter_no_change=2, max_iter=300, learning_rate_init=0.01, random_state=0)
+    params = dict(
+        n_components=2, n_iter_no_change=2, max_iter=300, learning_rate_init=0.01, random_state=0
+    )
     constant = AutoencoderTransformer(**params).fit(small_X)
     adaptive = AutoencoderTransformer(learning_rate="adaptive", verbose=2, **params).fit(small_X)
     assert "Learning rate set to 0.002" in capsys.readouterr().err
@@ -485,8 +487,9 @@ def test_column_major_input(small_X, Estimator, tmp_path):
 # the VAE's posterior, and so its KL and draws, stays in float32.
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_mixed_precision(small_X, Estimator):
-    full = Estimator(**FAST).fit(small_X)
-    mixed = Estimator(mixed_precision=True, **FAST).fit(small_X)
+    # A code smaller than the data's three dimensions, so that training has work to do.
+    full = Estimator(n_components=2, **FAST).fit(small_X)
+    mixed = Estimator(n_components=2, mixed_precision=True, **FAST).fit(small_X)
     assert mixed.loss_curve_[-1] == pytest.approx(full.loss_curve_[-1], rel=0.1)
     assert mixed.loss_curve_ != full.loss_curve_  # bfloat16 was used
     assert np.isfinite(mixed.score_samples(small_X)).all()

@@ -66,6 +66,17 @@ def test_n_components_above_n_features(Estimator, X):
         Estimator(n_components=6, **FAST).fit(X)
 
 
+# The default, 'auto': half the features (at least 1), at most 32.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("n_features, expected", [(1, 1), (3, 1), (5, 2), (64, 32), (100, 32)])
+def test_auto_n_components(Estimator, n_features, expected):
+    X = np.random.RandomState(0).normal(size=(30, n_features))
+    est = Estimator(**FAST).fit(X)
+    assert est.n_components == "auto" and est.n_components_ == expected
+    assert est.transform(X).shape == (30, expected)
+    assert len(est.get_feature_names_out()) == expected
+
+
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_too_few_samples_for_validation(Estimator):
     with pytest.raises(ValueError, match="no training samples are left"):
@@ -126,6 +137,7 @@ def test_complex_dtype(Estimator, X):
     "params, message",
     [
         ({"n_components": 0}, "'n_components' parameter .* must be an int in the range"),
+        ({"n_components": "all"}, "'n_components' parameter .* or a str among {'auto'}"),
         ({"activation": "swish"}, "'activation' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"learning_rate_init": -1.0}, "'learning_rate_init' parameter"),
