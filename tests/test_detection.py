@@ -11,10 +11,9 @@ from skae.datasets import load_odds
 
 
 @pytest.fixture(scope="module")
-def pendigits_split(request):
+def pendigits_split(shared_data):
     """pendigits (16 features; the outliers are a digit class): a stratified 60/40
     split, seed 0, standardised on the training part."""
-    shared_data = request.getfixturevalue("shared_data")
     X, y = load_odds("pendigits", data_dir=shared_data / "odds")
     X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.4, stratify=y, random_state=0)
     scaler = StandardScaler().fit(X_train)
