@@ -43,11 +43,6 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int or 'auto', default='auto'
-        Size of the code, at most ``n_features``. 'auto' is
-        ``min(32, n_features // 2)``, at least 1: 32 is the usual code for
-        MNIST-sized inputs, and half the features keeps the code a compression
-        of the input. Pass 2 (or 3) to draw the codes.
     %(network_parameters)s
     loss : {'mse', 'bce'}, default='mse'
         Reconstruction loss: mean squared error, or binary cross-entropy for

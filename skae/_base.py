@@ -666,6 +666,7 @@ class BaseAutoencoder(
         )
 
     def _resolve_n_components(self, n_features: int) -> int:
+        """The code size that `n_components` gives for `n_features` input features."""
         if self.n_components == "auto":
             return max(1, min(AUTO_MAX_COMPONENTS, n_features // 2))
         if self.n_components > n_features:

@@ -13,6 +13,11 @@ def fill_doc(docstring: str) -> str:
 # Parameter and attribute docs shared by the estimators' docstrings.
 SHARED_DOCS = {
     "network_parameters": """\
+    n_components : int or 'auto', default='auto'
+        Size of the (latent) code, at most ``n_features``. 'auto' is
+        ``min(32, n_features // 2)``, at least 1: 32 is the usual code for
+        MNIST-sized inputs, and half the features keeps the code a compression
+        of the input. Pass 2 (or 3) to draw the codes.
     hidden_layer_sizes : int or tuple of int, default=None
         For ``architecture='mlp'``, the widths of the encoder's hidden layers
         (the decoder mirrors them); default ``(256, 128)``. For

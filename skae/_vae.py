@@ -50,11 +50,6 @@ class VAETransformer(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int or 'auto', default='auto'
-        Size of the latent code, at most ``n_features``. 'auto' is
-        ``min(32, n_features // 2)``, at least 1: 32 is the usual code for
-        MNIST-sized inputs, and half the features keeps the code a compression
-        of the input. Pass 2 (or 3) to draw the codes.
     %(network_parameters)s
     likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
         The decoder's distribution: a Gaussian with a learned standard deviation

@@ -3,21 +3,18 @@ skipped when it is absent), with the benchmark's protocol (BENCHMARKS.md)."""
 
 import pytest
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.benchmark._run import _scaled_split
 from skae.datasets import load_odds
 
 
 @pytest.fixture(scope="module")
 def pendigits_split(shared_data):
-    """pendigits (16 features; the outliers are a digit class): a stratified 60/40
-    split, seed 0, standardised on the training part."""
+    """pendigits (16 features; the outliers are a digit class): the benchmark's
+    stratified 60/40 split with seed 0, standardised on the training part."""
     X, y = load_odds("pendigits", data_dir=shared_data / "odds")
-    X_train, X_test, _, y_test = train_test_split(X, y, test_size=0.4, stratify=y, random_state=0)
-    scaler = StandardScaler().fit(X_train)
-    return scaler.transform(X_train), scaler.transform(X_test), y_test
+    return _scaled_split(X, y, seed=0)
 
 
 # The reason for n_components='auto': a 2-D code learns to reconstruct and
