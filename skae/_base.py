@@ -668,7 +668,7 @@ class BaseAutoencoder(
     def _resolve_n_components(self, n_features: int) -> int:
         """The code size that `n_components` gives for `n_features` input features."""
         if self.n_components == "auto":
-            return max(1, min(AUTO_MAX_COMPONENTS, n_features // 2))
+            return compressing_size(AUTO_MAX_COMPONENTS, n_features)
         if self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} must be between 1 and "
@@ -886,6 +886,12 @@ def _seeded(make: Callable[[], nn.Module], seed: int) -> nn.Module:
 def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-3, 1 - 1e-3)
     return np.log(p) - np.log1p(-p)
+
+
+def compressing_size(k: int, n_features: int) -> int:
+    """`k`, but at most half of `n_features` (and at least 1), so that a code of
+    this size compresses the input: 3 for 6 features."""
+    return max(1, min(k, n_features // 2))
 
 
 def cpu_batch_rows(values_per_row: int) -> int:

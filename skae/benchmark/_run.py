@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from skae._base import compressing_size
 from skae.benchmark._data import ReductionData
 from skae.benchmark._methods import Method, Settings
 from skae.benchmark._metrics import (
@@ -161,11 +162,6 @@ def _fit_and_measure_reducer(
     return model, measures
 
 
-def _effective_components(k: int, n_features: int) -> int:
-    """At most half the features, so that a bottleneck remains (e.g. 3 for 6 features)."""
-    return max(1, min(k, n_features // 2))
-
-
 @dataclass
 class _Split:
     """One seeded train/test split of a data set, standardized by its training part."""
@@ -223,7 +219,7 @@ def _detect_on_split(
     results = {}  # (method key, n_components used) -> scores, None after an error
     for method in methods:
         for k in _n_components_or_none(method, n_components):
-            k_used = None if k is None else _effective_components(k, split.X_train.shape[1])
+            k_used = None if k is None else compressing_size(k, split.X_train.shape[1])
             label = f"{split.dataset}: {method.name}" + (f" (n_components={k_used})" if k else "")
             bar.set_postfix_str(label)
             if (method.key, k_used) not in results:
