@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -252,23 +253,54 @@ def _optimizer_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
     ``_GRAIN_SIZE`` elements on average, torch's own rule applied to the
     whole step. The update is element-wise and the tensors are split on
     vector boundaries, so the result is bit for bit the same.
+
+    torch's thread count is the whole process's, so the step does this only
+    while no other fit trains (`_ACTIVE_FITS`): fits in concurrent threads
+    (a search's threading backend) would otherwise run some of their
+    operations on one thread, and round differently, or keep a count that
+    another fit had lowered.
     """
-    threads = torch.get_num_threads()
     params = [p for group in optimizer.param_groups for p in group["params"]]
     fused = any(group.get("fused") for group in optimizer.param_groups)
     on_cpu = all(p.device.type == "cpu" for p in params)
     small = sum(p.numel() for p in params) < _GRAIN_SIZE * len(params)
-    if not (fused and on_cpu and small and threads > 1):
+    if not (fused and on_cpu and small):
         return optimizer.step
 
     def step() -> None:
-        torch.set_num_threads(1)
-        try:
-            optimizer.step()
-        finally:
-            torch.set_num_threads(threads)
+        with _ACTIVE_FITS.lock:  # no fit starts while the count is lowered
+            if _ACTIVE_FITS.count == 1:
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)
+                try:
+                    optimizer.step()
+                finally:
+                    torch.set_num_threads(threads)
+                return
+        optimizer.step()
 
     return step
+
+
+class _ActiveFits:
+    """How many calls of `train` are running in this process, under a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        with self.lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.count -= 1
+
+
+_ACTIVE_FITS = _ActiveFits()
 
 
 def _epoch(
@@ -370,9 +402,12 @@ def train(
         network, optimizer, train_batches, validation_batches, options, history, seed
     )
     history.converged = False
-    with tqdm(
-        total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
-    ) as progress:
+    with (
+        _ACTIVE_FITS.running(),
+        tqdm(
+            total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
+        ) as progress,
+    ):
         for _ in range(options.max_epochs):
             stalled = run.epoch()
             _report(progress, options.verbose, history)

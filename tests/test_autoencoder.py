@@ -22,6 +22,7 @@ from sklearn.utils import check_array
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._statistics import csr_min_max, mean_variance
+from skae._training import _ACTIVE_FITS
 from skae._validation import row_major
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
@@ -93,6 +94,7 @@ def test_fits_in_threads(small_X, monkeypatch):
         return ae.fit_transform(small_X)
 
     seeds = range(8)
+    threads = torch.get_num_threads()
     alone = [fit(seed) for seed in seeds]
     torch.manual_seed(123)
     expected = torch.rand(3)
@@ -102,6 +104,22 @@ def test_fits_in_threads(small_X, monkeypatch):
     for codes, expected_codes in zip(together, alone):
         assert_array_equal(codes, expected_codes)
     assert_array_equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
+
+
+# The one-thread optimizer step lowers torch's thread count, which is the
+# whole process's, only while no other fit trains: a fit in another thread
+# would run some operations on one thread then, and round differently.
+def test_one_thread_step_only_while_alone(small_X, monkeypatch):
+    calls = []
+    set_num_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), set_num_threads(n)))
+    AutoencoderTransformer(**FAST).fit(small_X)
+    assert calls[:2] == [1, torch.get_num_threads()]
+    calls.clear()
+    with _ACTIVE_FITS.running():  # as a fit in another thread does
+        AutoencoderTransformer(**FAST).fit(small_X)
+    assert calls == []
 
 
 # 'auto' on continuous data in mixed units: centred, then one common scale,
