@@ -20,8 +20,7 @@ import numpy as np
 import torch
 
 from skae import AutoencoderTransformer, VAETransformer
-from skae._base import gpu_batch_rows
-from skae._vae import gpu_score_rows
+from skae._batches import gpu_batch_rows, gpu_score_rows
 
 CASES = {
     "AE MLP (256, 128), 20,000 x 64": (AutoencoderTransformer, {}, 20_000, 64),

@@ -7,17 +7,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.utils._param_validation import StrOptions
-from torch import nn
 
-from skae._base import (
-    INFERENCE_BATCH_SIZE,
-    BaseAutoencoder,
-    set_linear,
-)
-from skae._docstrings import fill_doc
-from skae._networks import LOG_2PI, Autoencoder, reconstruction_loss
+from skae._base import BaseAutoencoder
+from skae._batches import INFERENCE_BATCH_SIZE, Batches, fold_batches, map_batches
+from skae._losses import reconstruction_loss
+from skae._networks import LOG_2PI
+from skae._parameters import fill_doc
+from skae._persistence import register
 from skae._statistics import RowMoments
-from skae._training import Batches, fold_batches, map_batches
 from skae._validation import MatrixLike
 
 # Relative lower bounds of the fitted variances, against division by zero when
@@ -26,6 +23,7 @@ from skae._validation import MatrixLike
 MIN_NOISE_VARIANCE = 1e-6
 
 
+@register
 class AutoencoderTransformer(BaseAutoencoder):
     """Autoencoder dimensionality reduction, with the API of :class:`~sklearn.decomposition.PCA`.
 
@@ -103,6 +101,13 @@ class AutoencoderTransformer(BaseAutoencoder):
         "loss": [StrOptions({"mse", "bce"})],
     }
     _likelihood_parameter, _unit_interval_likelihood = "loss", "bce"
+    _network_kind = "autoencoder"
+    _fitted_state = (
+        *BaseAutoencoder._fitted_state,
+        "latent_mean_",
+        "latent_covariance_",
+        "noise_variance_",
+    )
 
     def __init__(
         self,
@@ -135,34 +140,32 @@ class AutoencoderTransformer(BaseAutoencoder):
         random_state=None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            architecture=architecture,
-            image_shape=image_shape,
-            init=init,
-            scaling=scaling,
-            noise=noise,
-            noise_level=noise_level,
-            contamination=contamination,
-            neighbor_weight=neighbor_weight,
-            perplexity=perplexity,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            alpha=alpha,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            device=device,
-            mixed_precision=mixed_precision,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.init = init
+        self.scaling = scaling
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contamination = contamination
+        self.neighbor_weight = neighbor_weight
+        self.perplexity = perplexity
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+        self.verbose = verbose
         self.loss = loss
 
     def score_samples(self, X: MatrixLike) -> np.ndarray:
@@ -183,14 +186,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         """
         return super().score_samples(X)
 
-    def _make_network(self, n_features: int) -> nn.Module:
-        encoder, decoder = self._encoder_decoder(n_features, self.n_components_)
-        return Autoencoder(encoder, decoder, self._likelihood)
-
-    def _set_linear_parts(self, network, mean, components, variances) -> None:
-        codes = components @ mean
-        set_linear(network.encoder.linear, components, -codes)
-        self._set_decoder_start(network, components.T, mean)
+    def _linear_start(self, mean, components, variances):
+        return components, -(components @ mean), components.T
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # The density terms in float64: float32 sums of many features would
@@ -200,8 +197,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
         mean = torch.as_tensor(self.latent_mean_, device=device)
         log_det_code = np.sum(np.log(np.diag(cholesky)))
-        constant = self._log_scale_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
-        if self._likelihood == "mse":
+        constant = self._scaling.log_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
+        likelihood = self._spec.likelihood
+        if likelihood == "mse":
             scaled_variance = self.noise_variance_ / self.input_scale_**2
             constant -= 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
             precision = torch.as_tensor(1 / scaled_variance, device=device)
@@ -209,7 +207,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         def score(x: torch.Tensor) -> torch.Tensor:
             code = self.network_.encode(x)
             output = self.network_.decoder(code)  # logits for loss='bce'
-            if self._likelihood == "mse":
+            if likelihood == "mse":
                 residual = (output - x).to(device, torch.float64)
                 log_likelihood = -0.5 * (residual.square() * precision).sum(dim=1)
             else:  # Bernoulli: minus the summed cross-entropy
@@ -222,11 +220,11 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         self.network_.eval()
-        codes = map_batches(self._encode_batch, batches, INFERENCE_BATCH_SIZE).double().numpy()
+        codes = map_batches(self.network_.code, batches, INFERENCE_BATCH_SIZE).double().numpy()
         moments = self._summarize("codes", RowMoments.of(codes, covariance=True))
         self.latent_mean_, self.latent_covariance_ = moments.mean, moments.covariance
         self.noise_variance_ = None
-        if self._likelihood == "mse":
+        if self._spec.likelihood == "mse":
             # Held out if possible: a flexible network fits its training data
             # more closely than new data, and its residuals there understate the noise.
             residual_batches = batches if validation is None else validation

@@ -1,9 +1,10 @@
 """Torch networks: encoders, decoders and the two autoencoders.
 
 This module knows nothing of scikit-learn or NumPy. Each autoencoder exposes
-``encode``, ``decode`` and ``loss(x, target, generator)``, the per-sample
-training loss, so that one training loop (:mod:`skae._training`) trains them
-all.
+``code`` (the point code of ``transform``), ``decode``, ``set_linear_shortcuts``
+(a PCA start) and ``loss(x, target, generator, objective)``, the per-sample
+training loss under an :class:`~skae._losses.Objective`, so that one training
+loop (:mod:`skae._training`) trains them all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from itertools import pairwise
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from skae._losses import Objective, neighbor_loss, reconstruction_loss
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -29,10 +32,8 @@ ACTIVATIONS = {
 # KL term and the reparameterised sample can never overflow.
 LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0
 LOG_2PI = math.log(2 * math.pi)
-
-# Bisection steps for the t-SNE bandwidths: the log-precision is searched in
-# [-30, 30], so 30 halvings place it to within 1e-7.
-AFFINITY_BISECTION_STEPS = 30
+# The objective of a loss called without one: no t-SNE term, the ELBO.
+FULL_OBJECTIVE = Objective()
 
 
 def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
@@ -169,118 +170,84 @@ def make_encoder_decoder(
     return encoder, decoder
 
 
-def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """Per-sample reconstruction loss, averaged over features.
+class _Autoencoding(nn.Module):
+    """What both autoencoders share: an encoder, a decoder, a point code."""
 
-    For ``loss="bce"`` the `output` holds logits, which is numerically safer
-    than a sigmoid followed by a log.
-    """
-    if loss == "bce":
-        per_element = F.binary_cross_entropy_with_logits(output, target, reduction="none")
-    else:
-        per_element = F.mse_loss(output, target, reduction="none")
-    return per_element.mean(dim=1)
-
-
-def neighbor_loss(x: torch.Tensor, code: torch.Tensor, perplexity: float) -> torch.Tensor:
-    """Per-sample share of the t-SNE divergence between `x` and its `code`
-    within the batch: parametric t-SNE (van der Maaten, 2009).
-
-    P holds the input-space affinities (Gaussian, each row's bandwidth set so
-    that its perplexity is `perplexity`, symmetrised), Q the code-space ones
-    (Student-t with one degree of freedom); sample i's value is ``n`` times
-    row i of KL(P || Q), so that the batch mean is the divergence itself.
-    Neighbours in X are pulled together in the code and the rest pushed
-    apart, which separates clusters that a reconstruction loss alone leaves
-    overlapping in a small code.
-    """
-    n = len(x)
-    if n < 2:
-        return code.new_zeros(n)
-    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=x.device)
-    with torch.no_grad():
-        p = _input_affinities(x.detach().float(), min(perplexity, n - 1), off_diagonal)
-    code = code.float()
-    kernel = 1 / (1 + torch.cdist(code, code).square())
-    log_q = torch.log(kernel) - torch.log((kernel * off_diagonal).sum())
-    divergence = torch.where(off_diagonal, p * (torch.log(p.clamp_min(1e-12)) - log_q), 0)
-    return n * divergence.sum(dim=1)
-
-
-def _input_affinities(
-    x: torch.Tensor, perplexity: float, off_diagonal: torch.Tensor
-) -> torch.Tensor:
-    """t-SNE's joint probabilities P: a bisection per row on the log of the
-    Gaussian precision until the row's entropy is log(perplexity)."""
-    distances = torch.cdist(x, x).square()
-    distances = distances / distances.mean().clamp_min(1e-12)  # the search range is scale-free
-    distances = distances.masked_fill(~off_diagonal, math.inf)
-    low = torch.full((len(x), 1), -30.0, device=x.device)
-    high = torch.full((len(x), 1), 30.0, device=x.device)
-    target = math.log(perplexity)
-    for _ in range(AFFINITY_BISECTION_STEPS):
-        middle = (low + high) / 2
-        conditional = torch.softmax(-distances * middle.exp(), dim=1)
-        entropy = -(conditional * torch.log(conditional.clamp_min(1e-12))).sum(1, keepdim=True)
-        too_flat = entropy > target  # too many neighbours: raise the precision
-        low = torch.where(too_flat, middle, low)
-        high = torch.where(too_flat, high, middle)
-    joint = conditional + conditional.T
-    return joint / joint.sum()
-
-
-class Autoencoder(nn.Module):
-    """A deterministic autoencoder: ``decode(encode(x))`` reconstructs ``x``."""
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        decoder: nn.Module,
-        loss: str = "mse",
-        neighbor_weight: float = 0.0,
-        perplexity: float = 5.0,
-    ) -> None:
+    def __init__(self, encoder: nn.Module, decoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic code of `x` (a VAE's posterior mean)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.code(x))
+
+    def set_linear_shortcuts(
+        self,
+        encoder_weight: torch.Tensor,
+        encoder_bias: torch.Tensor,
+        decoder_weight: torch.Tensor,
+        decoder_bias: torch.Tensor,
+    ) -> None:
+        """Set the linear maps of the encoder's and the decoder's
+        :class:`LinearShortcut` (built with ``linear_shortcut=True``)."""
+        with torch.no_grad():
+            for layer, weight, bias in (
+                (self.encoder.linear, encoder_weight, encoder_bias),
+                (self.decoder.linear, decoder_weight, decoder_bias),
+            ):
+                layer.weight.copy_(weight)
+                layer.bias.copy_(bias)
+
+
+class Autoencoder(_Autoencoding):
+    """A deterministic autoencoder: ``decode(encode(x))`` reconstructs ``x``."""
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, loss: str = "mse") -> None:
+        super().__init__(encoder, decoder)
         self.loss_name = loss
-        self.neighbor_weight = neighbor_weight
-        self.perplexity = perplexity
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
+
+    code = encode
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         output = self.decoder(z)
         return torch.sigmoid(output) if self.loss_name == "bce" else output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
     def loss(
-        self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        generator: torch.Generator | None = None,
+        objective: Objective = FULL_OBJECTIVE,
     ) -> torch.Tensor:
         """Per-sample reconstruction loss of `target` from input `x`, plus
-        ``neighbor_weight`` times the t-SNE term when it is positive."""
+        ``objective.neighbor_weight`` times the t-SNE term when it is positive."""
         code = self.encoder(x)
         losses = reconstruction_loss(self.decoder(code), target, self.loss_name)
-        if self.neighbor_weight:
-            losses = losses + self.neighbor_weight * neighbor_loss(target, code, self.perplexity)
+        if objective.neighbor_weight:
+            term = neighbor_loss(target, code, objective.perplexity)
+            losses = losses + objective.neighbor_weight * term
         return losses
 
 
-class VariationalAutoencoder(nn.Module):
+class VariationalAutoencoder(_Autoencoding):
     """A VAE (Kingma & Welling, 2014) with a Gaussian posterior and an N(0, I) prior.
 
     The encoder outputs the posterior mean and log-variance; the decoder gives
     the parameters of p(x | z): Bernoulli logits, or a Gaussian mean with a
     learned per-feature standard deviation, so that the model is a density.
 
-    In training mode the KL term is weighted by ``kl_weight`` (a KL warm-up
-    changes it per epoch); in evaluation mode by ``beta``, the real objective.
-    With ``n_draws > 1`` the loss is the importance-weighted bound of an IWAE
-    (Burda et al., 2016) instead of the ELBO, the weight applied to
-    log p(z) - log q(z | x) in each importance weight.
+    The loss weighs the KL term by the objective's KL weight (a KL warm-up
+    changes it per epoch). With ``objective.n_draws > 1`` it is the
+    importance-weighted bound of an IWAE (Burda et al., 2016) instead of the
+    ELBO, the weight applied to log p(z) - log q(z | x) in each importance
+    weight.
     """
 
     def __init__(
@@ -289,20 +256,9 @@ class VariationalAutoencoder(nn.Module):
         decoder: nn.Module,
         n_features: int,
         likelihood: str = "gaussian",
-        beta: float = 1.0,
-        n_draws: int = 1,
-        neighbor_weight: float = 0.0,
-        perplexity: float = 5.0,
     ) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
+        super().__init__(encoder, decoder)
         self.likelihood = likelihood
-        self.beta = beta
-        self.n_draws = n_draws
-        self.neighbor_weight = neighbor_weight
-        self.perplexity = perplexity
-        self.kl_weight = beta
         self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -317,8 +273,8 @@ class VariationalAutoencoder(nn.Module):
         output = self.decoder(z)
         return torch.sigmoid(output) if self.likelihood == "bernoulli" else output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x)[0])
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x)[0]
 
     def log_likelihood(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | z), summed over features; `output` is the decoder's raw output."""
@@ -335,18 +291,23 @@ class VariationalAutoencoder(nn.Module):
         return 0.5 * (mean**2 + logvar.exp() - 1 - logvar)
 
     def loss(
-        self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        generator: torch.Generator | None = None,
+        objective: Objective = FULL_OBJECTIVE,
     ) -> torch.Tensor:
         """Per-sample negative ELBO (reconstruction + weight * KL), or negative
-        importance-weighted bound with ``n_draws > 1``, in nats; plus
-        ``neighbor_weight`` times the t-SNE term on the posterior means, per
-        feature as the bound is a sum over features, so that a weight means
-        the same as for :class:`Autoencoder`, whose loss is a mean."""
+        importance-weighted bound with ``objective.n_draws > 1``, in nats;
+        plus ``objective.neighbor_weight`` times the t-SNE term on the
+        posterior means, per feature as the bound is a sum over features, so
+        that a weight means the same as for :class:`Autoencoder`, whose loss
+        is a mean."""
         mean, logvar = self.encode(x)
-        losses = self._negative_bound(target, mean, logvar, generator)
-        if self.neighbor_weight:
-            weight = self.neighbor_weight * target.shape[1]
-            losses = losses + weight * neighbor_loss(target, mean, self.perplexity)
+        losses = self._negative_bound(target, mean, logvar, generator, objective)
+        if objective.neighbor_weight:
+            weight = objective.neighbor_weight * target.shape[1]
+            losses = losses + weight * neighbor_loss(target, mean, objective.perplexity)
         return losses
 
     def _negative_bound(
@@ -355,11 +316,12 @@ class VariationalAutoencoder(nn.Module):
         mean: torch.Tensor,
         logvar: torch.Tensor,
         generator: torch.Generator | None,
+        objective: Objective,
     ) -> torch.Tensor:
-        weight = self.kl_weight if self.training else self.beta
-        shape = (self.n_draws, *mean.shape) if self.n_draws > 1 else mean.shape
+        weight, n_draws = objective.weight_of_kl, objective.n_draws
+        shape = (n_draws, *mean.shape) if n_draws > 1 else mean.shape
         noise = torch.randn(shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        if self.n_draws > 1:
+        if n_draws > 1:
             return -self._importance_weighted_bound(target, mean, logvar, noise, weight)
         z = mean + noise * torch.exp(0.5 * logvar)  # the reparameterisation trick
         kl = self.kl_per_component(mean, logvar).sum(1)

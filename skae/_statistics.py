@@ -1,6 +1,6 @@
 """Column statistics of X: ranges (of sparse X without a CSC copy), means and
 variances (in chunks for C-ordered X), and moments that pool over
-``partial_fit`` calls."""
+``partial_fit`` calls; the PCA that starts a network."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import torch
+from sklearn.decomposition import PCA
 from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
+
+from skae._batches import Batches
 
 
 @dataclass
@@ -75,3 +79,41 @@ def mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
         squares = np.square(X[start : start + rows] - mean)
         sum_squares = np.add.reduce(np.vstack([sum_squares, squares]), axis=0, keepdims=True)
     return mean, sum_squares[0] / len(X)
+
+
+# The PCA that starts a network (init='pca') runs on at most this many rows
+# and values (64 MB in float32, for wide data): a start, not a result.
+PCA_START_MAX_SAMPLES = 10_000
+PCA_START_MAX_VALUES = 2**24
+
+
+def pca_start(
+    batches: Batches, n_components: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, `n_components` principal axes and their variances of (a random
+    subsample of) the scaled rows of `batches`; axes that the rows do not
+    span are zero, with variance 1."""
+    n_samples, n_features = len(batches), batches.data.shape[1]
+    n_rows = min(
+        n_samples,
+        PCA_START_MAX_SAMPLES,
+        max(PCA_START_MAX_VALUES // n_features, n_components + 1),
+    )
+    rows = np.sort(rng.choice(n_samples, n_rows, replace=False))
+    sample = batches.take(torch.as_tensor(rows)).double().numpy()
+    # n rows vary about their mean in at most n - 1 directions (one row,
+    # or identical rows: none).
+    n_found = min(n_components, sample.shape[0] - 1, sample.shape[1])
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    components = np.zeros((n_components, sample.shape[1]))
+    variances = np.ones(n_components)
+    if n_found > 0 and np.ptp(sample, axis=0).any():
+        pca = PCA(n_found, random_state=seed).fit(sample)
+        components[:n_found] = pca.components_
+        variances[:n_found] = np.maximum(pca.explained_variance_, 1e-12)
+    return sample.mean(axis=0), components, variances
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p) - np.log1p(-p)

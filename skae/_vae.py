@@ -13,18 +13,13 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from torch import nn
 
-from skae._base import (
-    INFERENCE_BATCH_SIZE,
-    BaseAutoencoder,
-    cpu_batch_rows,
-    set_linear,
-)
-from skae._docstrings import fill_doc
-from skae._networks import VariationalAutoencoder
+from skae._base import BaseAutoencoder
+from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches, score_rows
+from skae._losses import Objective
+from skae._parameters import fill_doc
+from skae._persistence import register
 from skae._statistics import RowMoments
-from skae._training import Batches, map_batches
 from skae._validation import MatrixLike
 
 # Activity threshold of a latent dimension: the variance over the data of its
@@ -32,6 +27,7 @@ from skae._validation import MatrixLike
 ACTIVITY_THRESHOLD = 0.01
 
 
+@register
 class VAETransformer(BaseAutoencoder):
     """Variational autoencoder, with the API of :class:`~sklearn.decomposition.PCA`.
 
@@ -119,6 +115,13 @@ class VAETransformer(BaseAutoencoder):
     __doc__ = fill_doc(__doc__)
 
     _likelihood_parameter, _unit_interval_likelihood = "likelihood", "bernoulli"
+    _network_kind = "vae"
+    _fitted_state = (
+        *BaseAutoencoder._fitted_state,
+        "kl_per_component_",
+        "active_components_",
+        "_score_seed",
+    )
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
@@ -163,34 +166,32 @@ class VAETransformer(BaseAutoencoder):
         random_state=None,
         verbose: int = 0,
     ) -> None:
-        super().__init__(
-            n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            architecture=architecture,
-            image_shape=image_shape,
-            init=init,
-            scaling=scaling,
-            noise=noise,
-            noise_level=noise_level,
-            contamination=contamination,
-            neighbor_weight=neighbor_weight,
-            perplexity=perplexity,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            max_iter=max_iter,
-            alpha=alpha,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            device=device,
-            mixed_precision=mixed_precision,
-            random_state=random_state,
-            verbose=verbose,
-        )
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.architecture = architecture
+        self.image_shape = image_shape
+        self.init = init
+        self.scaling = scaling
+        self.noise = noise
+        self.noise_level = noise_level
+        self.contamination = contamination
+        self.neighbor_weight = neighbor_weight
+        self.perplexity = perplexity
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.random_state = random_state
+        self.verbose = verbose
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
@@ -219,35 +220,28 @@ class VAETransformer(BaseAutoencoder):
             )
         return super().score_samples(X)
 
-    def _make_network(self, n_features: int) -> nn.Module:
-        encoder, decoder = self._encoder_decoder(n_features, 2 * self.n_components_)
-        return VariationalAutoencoder(
-            encoder, decoder, n_features, self._likelihood, self.beta, self.n_training_draws
-        )
-
-    def _set_linear_parts(self, network, mean, components, variances) -> None:
+    def _linear_start(self, mean, components, variances):
         # Whitened PCA scores as posterior means, so that codes match the N(0, I) prior.
         std = np.sqrt(variances)[:, None]
         weight = np.vstack([components / std, np.zeros_like(components)])
         bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
-        set_linear(network.encoder.linear, weight, bias)
-        self._set_decoder_start(network, components.T * std.T, mean)
+        return weight, bias, components.T * std.T
 
-    def _set_training_parameters(self) -> None:
-        super()._set_training_parameters()
-        self.network_.beta = self.beta
-        self.network_.n_draws = self.n_training_draws
-
-    def _on_epoch_start(self, epoch: int) -> bool:
-        self.network_.kl_weight = self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1))
-        return 0 < self.kl_warmup and epoch <= self.kl_warmup
+    def _objective(self) -> Objective:
+        return Objective(
+            neighbor_weight=self.neighbor_weight,
+            perplexity=self.perplexity,
+            beta=self.beta,
+            kl_warmup=self.kl_warmup,
+            n_draws=self.n_training_draws,
+        )
 
     @property
     def _score_batch_size(self) -> int:
         # Each sample is decoded n_importance_samples times.
-        if self.device_.type == "cpu":
-            return cpu_batch_rows(self._widest_activation * self._n_importance_draws)
-        return gpu_score_rows(self.n_features_in_, self._n_importance_draws)
+        return score_rows(
+            self.device_, self._widest_activation, self.n_features_in_, self._n_importance_draws
+        )
 
     @property
     def _n_importance_draws(self) -> int:
@@ -257,7 +251,7 @@ class VAETransformer(BaseAutoencoder):
         # The same draws for every call and every sample: deterministic scores.
         generator = torch.Generator().manual_seed(self._score_seed)
         noise = torch.randn((self._n_importance_draws, self.n_components_), generator=generator)
-        noise, log_jacobian = noise.to(self.device_), self._log_scale_jacobian
+        noise, log_jacobian = noise.to(self.device_), self._scaling.log_jacobian
 
         def score(x: torch.Tensor) -> torch.Tensor:
             return self.network_.importance_weighted_log_likelihood(x, noise) + log_jacobian
@@ -282,10 +276,3 @@ class VAETransformer(BaseAutoencoder):
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))
 
-
-def gpu_score_rows(n_features: int, n_draws: int) -> int:
-    """Samples per batch of VAE scores on a GPU, each decoded `n_draws` times:
-    at most 16,384 decodings per batch, and about 4M values (16 MB) of decoder
-    output."""
-    decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // n_features)
-    return max(1, decodings // n_draws)

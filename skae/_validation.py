@@ -4,6 +4,7 @@ problem."""
 
 from __future__ import annotations
 
+import math
 import mmap
 from numbers import Integral
 from typing import TypeAlias, Union
@@ -13,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 from numpy.typing import ArrayLike
+from sklearn.utils.validation import validate_data
 
 # What the estimators take as X: array-likes (lists, NumPy arrays, DataFrames)
 # and SciPy sparse matrices.
@@ -162,3 +164,33 @@ def is_memory_map(X) -> bool:
             return True
         X = getattr(X, "base", None)
     return False
+
+
+def check_noise_level(noise: str | None, noise_level: float) -> None:
+    if noise == "masking" and noise_level >= 1:
+        raise ValueError(
+            f"noise='masking' sets a fraction noise_level of the entries to 0, so "
+            f"noise_level must be in [0, 1), got {noise_level}."
+        )
+
+
+def validation_size(validation_fraction: float, n_samples: int) -> int:
+    """Rows that early stopping sets aside: ``ceil(validation_fraction * n_samples)``."""
+    n_validation = math.ceil(validation_fraction * n_samples)
+    if n_samples - n_validation < 1:
+        raise ValueError(
+            f"early_stopping=True sets aside validation_fraction="
+            f"{validation_fraction} of the data, but with n_samples={n_samples} "
+            "no training samples are left. Pass more samples or early_stopping=False."
+        )
+    return n_validation
+
+
+def validate_rows(estimator, X, *, reset: bool):
+    """X checked (no images, numeric columns) and validated by scikit-learn
+    for `estimator`: dense float32 or float64, or CSR / CSC."""
+    check_not_images(X)
+    check_numeric_columns(X)
+    return validate_data(
+        estimator, X, reset=reset, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
+    )

@@ -7,6 +7,11 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 
+# Fast fits shared by the tests: small networks, a few epochs, seeded.
+FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
+TINY = dict(hidden_layer_sizes=(8,), max_iter=2, random_state=0)  # API checks: any fit will do
+FAST_CONV = dict(max_iter=3, early_stopping=False, random_state=0)  # the default channels
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

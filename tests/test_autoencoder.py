@@ -20,12 +20,12 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score, train_
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 
-from skae import AutoencoderTransformer, VAETransformer
+from conftest import FAST
+from skae import AutoencoderTransformer, VAETransformer, _base
+from skae._batches import split_rows
+from skae._spec import NetworkSpec
 from skae._statistics import csr_min_max, mean_variance
-from skae._training import _ACTIVE_FITS
 from skae._validation import row_major
-
-FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
 
 
 # transform, inverse_transform and sample return the documented shapes and dtypes.
@@ -79,13 +79,13 @@ def test_gpu_generators_untouched(small_X, monkeypatch):
 # Fits in concurrent threads (GridSearchCV's threading backend) give the
 # models they give one at a time, and leave the global state as it was.
 def test_fits_in_threads(small_X, monkeypatch):
-    make_network = AutoencoderTransformer._make_network
+    build = NetworkSpec._build
 
-    def slow_make_network(self, n_features):  # widens the window after the seeding
+    def slow_build(self):  # widens the window after the seeding
         time.sleep(0.01)
-        return make_network(self, n_features)
+        return build(self)
 
-    monkeypatch.setattr(AutoencoderTransformer, "_make_network", slow_make_network)
+    monkeypatch.setattr(NetworkSpec, "_build", slow_build)
 
     def fit(seed):
         ae = AutoencoderTransformer(
@@ -105,21 +105,6 @@ def test_fits_in_threads(small_X, monkeypatch):
         assert_array_equal(codes, expected_codes)
     assert_array_equal(torch.rand(3), expected)
     assert torch.get_num_threads() == threads
-
-
-# The one-thread optimizer step lowers torch's thread count, which is the
-# whole process's, only while no other fit trains: a fit in another thread
-# would run some operations on one thread then, and round differently.
-def test_one_thread_step_only_while_alone(small_X, monkeypatch):
-    calls = []
-    set_num_threads = torch.set_num_threads
-    monkeypatch.setattr(torch, "set_num_threads", lambda n: (calls.append(n), set_num_threads(n)))
-    AutoencoderTransformer(**FAST).fit(small_X)
-    assert calls[:2] == [1, torch.get_num_threads()]
-    calls.clear()
-    with _ACTIVE_FITS.running():  # as a fit in another thread does
-        AutoencoderTransformer(**FAST).fit(small_X)
-    assert calls == []
 
 
 # 'auto' on continuous data in mixed units: centred, then one common scale,
@@ -173,14 +158,13 @@ def test_score_samples_flags_outliers(small_X):
 # score_samples is log p(x | z) + log p(z) at z = encode(x), from the fitted
 # attributes, in X's units; the noise variances are those of held-out residuals.
 def test_score_samples_is_joint_log_density(small_X, monkeypatch):
-    split = AutoencoderTransformer._split
     rows = {}
 
-    def recording_split(self, *args):
-        rows["train"], rows["validation"] = split(self, *args)
+    def recording_split(*args):
+        rows["train"], rows["validation"] = split_rows(*args)
         return rows["train"], rows["validation"]
 
-    monkeypatch.setattr(AutoencoderTransformer, "_split", recording_split)
+    monkeypatch.setattr(_base, "split_rows", recording_split)
     ae = AutoencoderTransformer(n_components=3, max_iter=30, random_state=0).fit(small_X)
     codes = ae.transform(small_X)
     residuals = small_X - ae.inverse_transform(codes)

@@ -5,10 +5,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, train_test_split
 
+from conftest import FAST_CONV
 from skae import AutoencoderTransformer, VAETransformer
 
 ESTIMATORS = [AutoencoderTransformer, VAETransformer]
-FAST = dict(max_iter=3, early_stopping=False, random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def images(digits):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 @pytest.mark.parametrize("image_shape", [None, (8, 8), (1, 8, 8)])
 def test_conv_shapes(Estimator, images, image_shape):
-    est = Estimator(n_components=4, architecture="conv", image_shape=image_shape, **FAST)
+    est = Estimator(n_components=4, architecture="conv", image_shape=image_shape, **FAST_CONV)
     codes = est.fit_transform(images)
     assert codes.shape == (400, 4)
     assert est.image_shape_ == (1, 8, 8)
@@ -38,7 +38,7 @@ def test_conv_odd_sizes_and_channels(Estimator):
         architecture="conv",
         image_shape=(2, 7, 5),
         hidden_layer_sizes=(4, 8, 8),
-        **FAST,
+        **FAST_CONV,
     ).fit(X)
     assert est.inverse_transform(est.transform(X)).shape == (50, 70)
 
@@ -46,27 +46,27 @@ def test_conv_odd_sizes_and_channels(Estimator):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_image_shape_mismatch(Estimator, images):
     with pytest.raises(ValueError, match=r"C\*H\*W equal to n_features=64"):
-        Estimator(architecture="conv", image_shape=(7, 7), **FAST).fit(images)
+        Estimator(architecture="conv", image_shape=(7, 7), **FAST_CONV).fit(images)
     with pytest.raises(ValueError, match="n_features=63 is not a square number"):
-        Estimator(architecture="conv", **FAST).fit(images[:, :63])
+        Estimator(architecture="conv", **FAST_CONV).fit(images[:, :63])
     for shape in [(8.9, 8.4), (1.5, 8, 8), ("8", 8), [[8, 8]], ((1,), 8, 8), (0, 8, 8)]:
         with pytest.raises(ValueError, match="image_shape must hold positive integers"):
-            Estimator(architecture="conv", image_shape=shape, **FAST).fit(images)
+            Estimator(architecture="conv", image_shape=shape, **FAST_CONV).fit(images)
 
 
 # The noise is used in training only: transform stays deterministic, and
 # noise settings are searchable hyper-parameters.
 @pytest.mark.parametrize("noise", ["gaussian", "masking"])
 def test_noise_is_training_only(images, noise):
-    ae = AutoencoderTransformer(noise=noise, noise_level=0.3, **FAST).fit(images)
+    ae = AutoencoderTransformer(noise=noise, noise_level=0.3, **FAST_CONV).fit(images)
     assert_array_equal(ae.transform(images), ae.transform(images))
-    plain = AutoencoderTransformer(**FAST).fit(images)
+    plain = AutoencoderTransformer(**FAST_CONV).fit(images)
     assert not np.allclose(ae.transform(images), plain.transform(images))
 
 
 def test_noise_in_grid_search(images):
     grid = {"noise": [None, "gaussian", "masking"], "noise_level": [0.1, 0.3]}
-    search = GridSearchCV(AutoencoderTransformer(n_components=4, **FAST), grid, cv=2)
+    search = GridSearchCV(AutoencoderTransformer(n_components=4, **FAST_CONV), grid, cv=2)
     search.fit(images)
     results = search.cv_results_
     scores = {str(params): s for params, s in zip(results["params"], results["mean_test_score"])}
@@ -118,13 +118,13 @@ def test_raw_pixel_counts_with_a_bounded_loss(Estimator, params, digits):
     dark_border = counts[counts[:, 0] == 0]
     lit_border = counts[counts[:, 0] == 0].copy()[:20]
     lit_border[:, 0] = 16
-    est = Estimator(architecture="conv", **params, **FAST).fit(dark_border)
+    est = Estimator(architecture="conv", **params, **FAST_CONV).fit(dark_border)
     assert est.scaling_ == "global_minmax"
     assert_allclose(est.input_offset_, 0)
     assert_allclose(est.input_scale_, 16)
     assert np.isfinite(est.score_samples(lit_border)).all()
     assert est.inverse_transform(est.transform(counts)).max() <= 16 + 1e-4
-    stream = Estimator(architecture="conv", **params, **FAST)
+    stream = Estimator(architecture="conv", **params, **FAST_CONV)
     for chunk in np.array_split(counts, 4):
         stream.partial_fit(chunk)
     with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):

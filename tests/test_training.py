@@ -1,60 +1,15 @@
-"""The training engine on its own: batches, corruption, trimmed loss, early stopping."""
+"""The training engine on its own: the loop, its steps, divergence, negligible weights."""
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
-from numpy.testing import assert_allclose
 from torch import nn
 
-from skae import AutoencoderTransformer, VAETransformer
-from skae._base import CPU_BATCH_VALUES
+from skae import AutoencoderTransformer
+from skae._batches import Batches
+from skae._losses import Objective
 from skae._networks import Autoencoder, mlp
-from skae._training import (
-    Batches,
-    History,
-    TrainingOptions,
-    corrupt,
-    fold_batches,
-    map_batches,
-    train,
-    trimmed_mean,
-    zero_negligible,
-)
-
-
-# Batches gather rows by index, scale them, and densify sparse rows per batch.
-def test_batches_take_scales_and_densifies():
-    X = np.arange(12, dtype=np.float64).reshape(4, 3)
-    offset, scale = torch.tensor([1.0, 1.0, 1.0]), torch.tensor([2.0, 2.0, 2.0])
-    for data in (X, sp.csr_matrix(X)):
-        batches = Batches(
-            data, torch.device("cpu"), rows=np.array([3, 1]), offset=offset, scale=scale
-        )
-        assert len(batches) == 2
-        batch = batches.take(torch.tensor([1, 0]))
-        assert batch.dtype == torch.float32
-        assert_allclose(batch.numpy(), (X[[1, 3]] - 1) / 2)
-
-
-# Masking noise sets entries to 0 in X's units; Gaussian noise has std noise_level in X's units.
-def test_corruption_in_input_units():
-    x = torch.full((2000, 5), 3.0)
-    offset, scale = torch.full((5,), 1.0), torch.full((5,), 4.0)
-    scaled = (x - offset) / scale
-    generator = torch.Generator().manual_seed(0)
-    masked = corrupt(scaled, "masking", 0.3, generator, offset, scale) * scale + offset
-    assert set(torch.unique(masked).tolist()) == {0.0, 3.0}
-    assert (masked == 0).float().mean().item() == pytest.approx(0.3, abs=0.02)
-    noisy = corrupt(scaled, "gaussian", 0.5, generator, offset, scale) * scale + offset
-    assert (noisy - x).std().item() == pytest.approx(0.5, rel=0.05)
-
-
-# The trimmed mean leaves out the given fraction of the largest losses.
-def test_trimmed_mean():
-    losses = torch.tensor([1.0, 2.0, 3.0, 100.0])
-    assert trimmed_mean(losses, 0.0).item() == pytest.approx(26.5)
-    assert trimmed_mean(losses, 0.25).item() == pytest.approx(2.0)
+from skae._training import History, TrainingOptions, gradient_step, train
 
 
 # With contamination, gross outliers in the training data are not learned:
@@ -71,14 +26,6 @@ def test_contamination_keeps_outliers_badly_reconstructed(small_X):
         return np.median(model.score_samples(small_X)) - np.median(model.score_samples(outliers))
 
     assert gap(robust) > gap(plain) + 0.1
-
-
-# Entries below the threshold in magnitude are set to zero; the others are kept.
-def test_zero_negligible():
-    values = torch.tensor([1e-40, -1e-20, 1e-15, -1.5, 0.0, 2e-15])
-    zero_negligible([values, torch.tensor([1, 0])], threshold=1e-15)
-    kept = [pytest.approx(1e-15, rel=1e-6, abs=0), pytest.approx(2e-15, rel=1e-6, abs=0)]
-    assert values.tolist() == [0.0, 0.0, kept[0], -1.5, 0.0, kept[1]]
 
 
 # Training clears negligible weights, such as those that weight decay leaves
@@ -121,21 +68,6 @@ def test_divergence_restores_network_and_optimizer():
     assert optimizer.param_groups[0]["lr"] == 1e30  # the state as the call found it
 
 
-# Outputs land in one tensor (optionally a given one, cast to its dtype), in
-# row order across batches; fold_batches combines per-batch values as it goes.
-def test_map_and_fold_batches():
-    X = np.arange(35, dtype=np.float64).reshape(7, 5)
-    batches = Batches(X, torch.device("cpu"), offset=np.full(5, 1.0), scale=np.full(5, 2.0))
-    halves = map_batches(lambda x: x[:, :2], batches, batch_size=3)
-    assert halves.dtype == torch.float32
-    assert_allclose(halves.numpy(), (X[:, :2] - 1) / 2)
-    out = torch.zeros((7, 2), dtype=torch.float64)
-    assert map_batches(lambda x: x[:, :2], batches, 3, out=out) is out
-    assert_allclose(out.numpy(), (X[:, :2] - 1) / 2)
-    total = fold_batches(lambda x: x.sum(dim=0), torch.add, batches, batch_size=2)
-    assert_allclose(total.numpy(), ((X - 1) / 2).sum(axis=0), rtol=1e-6)
-
-
 # verbose=1 shows a progress bar that counts every epoch run, the last one
 # of an early stop included; verbose=2 prints a line per epoch, as both do
 # per partial_fit call.
@@ -152,36 +84,26 @@ def test_verbose_output(capsys):
     assert err.count("Epoch ") == 3 and "epochs:" not in err
 
 
-# On the CPU an inference batch holds about CPU_BATCH_VALUES values in its
-# widest layer (input, hidden layer or convolution output), whatever the
-# architecture; the results do not depend on how the rows are batched (but
-# for float32 rounding in a VAE's scores, whose matrices change size).
-@pytest.mark.parametrize(
-    "params, widest",
-    [
-        (dict(hidden_layer_sizes=(300, 20)), 300),
-        (dict(hidden_layer_sizes=(16,)), 64),  # the input
-        (dict(architecture="conv", hidden_layer_sizes=(6, 4)), 6 * 4 * 4),
-    ],
-)
-def test_inference_batches_fit_the_widest_layer(params, widest, monkeypatch):
-    X = np.random.RandomState(0).rand(600, 64).astype(np.float32)
-    ae = AutoencoderTransformer(max_iter=2, random_state=0, device="cpu", **params).fit(X)
-    assert ae._widest_activation == widest
-    assert ae._inference_rows == CPU_BATCH_VALUES // widest
-    state = {k: v for k, v in ae.__getstate__().items() if k != "_widest_activation"}
-    older = AutoencoderTransformer.__new__(AutoencoderTransformer)  # a pickle from before
-    older.__setstate__(state)
-    assert older._widest_activation == widest
-    vae = VAETransformer(
-        max_iter=2, n_importance_samples=7, random_state=0, device="cpu", **params
-    ).fit(X)
-    assert vae._score_batch_size == CPU_BATCH_VALUES // (widest * 7)
-    for model in ae, vae:
-        codes = model.transform(X)
-        whole = codes, model.inverse_transform(codes), model.score_samples(X)
-        for name in "_inference_rows", "_score_batch_size":  # many batches
-            monkeypatch.setattr(type(model), name, property(lambda self: 50))
-        assert_allclose(model.transform(X), whole[0], rtol=1e-6, atol=1e-6)
-        assert_allclose(model.inverse_transform(codes), whole[1], rtol=1e-6, atol=1e-6)
-        assert_allclose(model.score_samples(X), whole[2], rtol=1e-5, atol=1e-4)
+# A model may supply its own training step: the loop calls it on every batch
+# with the epoch's objective (here a KL warm-up's) and records what it returns.
+def test_train_uses_the_supplied_step():
+    network = Autoencoder(mlp([3, 4, 2], "relu"), mlp([2, 4, 3], "relu"))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    X = np.random.RandomState(0).normal(size=(32, 3)).astype(np.float32)
+    seen = []
+
+    def make_step(network, optimizer, batches, options):
+        default = gradient_step(network, optimizer, batches, options)
+
+        def step(x, objective, generator):
+            seen.append((len(x), objective.kl_weight))
+            return default(x, objective, generator)
+
+        return step
+
+    objective = Objective(beta=2.0, kl_warmup=1)
+    options = TrainingOptions(max_epochs=2, batch_size=8, objective=objective)
+    batches = Batches(X, torch.device("cpu"))
+    history = train(network, optimizer, batches, None, options, History(), 0, make_step)
+    assert seen == [(8, 1.0)] * 4 + [(8, 2.0)] * 4
+    assert history.n_iter == 2 and np.isfinite(history.loss_curve).all()

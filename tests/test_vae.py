@@ -1,5 +1,6 @@
 """VAETransformer: posterior means, sampling, interpolation, likelihoods, KL per dimension."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -13,9 +14,9 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conftest import FAST
 from skae import AutoencoderTransformer, VAETransformer
-
-FAST = dict(hidden_layer_sizes=(16,), max_iter=5, early_stopping=False, random_state=0)
+from skae._losses import Objective
 
 
 # transform gives posterior means: the same codes on every call.
@@ -46,7 +47,7 @@ def test_importance_weighted_bound_is_above_the_elbo(small_X):
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         losses = torch.stack([vae.network_.loss(x, x, generator) for _ in range(200)])
-    elbo = -losses.mean().item() + vae._log_scale_jacobian
+    elbo = -losses.mean().item() + vae._scaling.log_jacobian
     iwae_200 = vae.score(small_X)
     iwae_1000 = vae.set_params(n_importance_samples=1000).score(small_X)
     assert iwae_200 > elbo + 1.0
@@ -57,11 +58,11 @@ def test_importance_weighted_bound_is_above_the_elbo(small_X):
 # sample is minus the bound that score_samples computes from the same K draws.
 def test_training_on_the_importance_weighted_bound(small_X):
     vae = VAETransformer(n_components=3, n_training_draws=5, **FAST).fit(small_X)
-    assert vae.network_.n_draws == 5 and np.all(np.isfinite(vae.loss_curve_))
+    assert np.all(np.isfinite(vae.loss_curve_))
     x = torch.as_tensor((small_X[:1] - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
     vae.network_.eval()
     with torch.no_grad():
-        loss = vae.network_.loss(x, x, torch.Generator().manual_seed(0))
+        loss = vae.network_.loss(x, x, torch.Generator().manual_seed(0), vae._objective())
         noise = torch.randn((5, 3), generator=torch.Generator().manual_seed(0))
         bound = vae.network_.importance_weighted_log_likelihood(x, noise)
     assert_allclose(loss.numpy(), -bound.numpy(), rtol=1e-5)
@@ -156,15 +157,11 @@ def test_fits_a_single_row(small_X):
     assert np.isfinite(vae.score_samples(small_X)).all()
 
 
-# A KL warm-up starts from a small KL weight and ends at beta.
-def test_kl_warmup(small_X):
-    vae = VAETransformer(kl_warmup=4, beta=2.0, **{**FAST, "max_iter": 6}).fit(small_X)
-    assert vae.network_.kl_weight == pytest.approx(2.0)
-    vae._on_epoch_start(0)
-    assert vae.network_.kl_weight == pytest.approx(2.0 / 5)
-    # The objective changes in epochs 0-4 (the last reaches beta), never without warm-up.
-    assert [vae._on_epoch_start(epoch) for epoch in range(6)] == [True] * 5 + [False]
-    assert not VAETransformer(**FAST).fit(small_X)._on_epoch_start(0)
+# The estimator trains on its parameters' objective: the KL warm-up and the
+# draws per sample (the schedule itself: tests/test_losses.py).
+def test_training_objective(small_X):
+    vae = VAETransformer(kl_warmup=4, beta=2.0, n_training_draws=3, **FAST)
+    assert vae._objective() == Objective(beta=2.0, kl_warmup=4, n_draws=3)
 
 
 # Convergence is judged after the warm-up, with or without early stopping.
@@ -186,18 +183,20 @@ def test_warm_start_with_new_beta_restarts_convergence(small_X):
     assert vae.best_epoch_ > 10  # the best of the new objective, not the old one's
 
 
-# In evaluation mode (the validation loss) the KL term weighs beta, whatever
-# the warm-up's current weight.
-def test_evaluation_loss_ignores_the_warmup_weight(small_X):
+# The loss weighs the KL term by the objective's weight: the warm-up's in
+# training, beta (the real objective) when none is set, as in evaluation.
+def test_loss_weighs_the_kl_term_by_the_objective(small_X):
     vae = VAETransformer(n_components=3, **FAST).fit(small_X)
     x = torch.as_tensor((small_X - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
     network = vae.network_.eval()
-    losses = []
-    with torch.no_grad():
-        for weight in (1.0, 0.01):
-            network.kl_weight = weight
-            losses.append(network.loss(x, x, torch.Generator().manual_seed(0)))
-    assert torch.equal(*losses)
+
+    def loss(objective):
+        with torch.no_grad():
+            return network.loss(x, x, torch.Generator().manual_seed(0), objective)
+
+    assert torch.equal(loss(Objective()), loss(Objective().at_epoch(5)))
+    assert torch.equal(loss(Objective(beta=2.0)), loss(Objective(kl_weight=2.0)))
+    assert (loss(Objective(kl_weight=0.01)) < loss(Objective())).all()
 
 
 # The validation loss measures the real objective during a KL warm-up too, so
@@ -210,11 +209,13 @@ def test_kl_warmup_keeps_a_better_start(small_X, assert_starts_as_pca):
     assert_starts_as_pca(vae.network_)  # the starting weights were restored
 
 
-# beta and n_training_draws take effect on warm starts.
+# beta and n_training_draws take effect on warm starts: the training loss
+# (a negative bound in nats) of the same weights grows with beta.
 def test_warm_start_sets_beta(small_X):
-    vae = VAETransformer(warm_start=True, **FAST).fit(small_X)
+    vae = VAETransformer(warm_start=True, **{**FAST, "max_iter": 1}).fit(small_X)
+    plain = pickle.loads(pickle.dumps(vae)).fit(small_X)
     vae.set_params(beta=5.0, n_training_draws=3).fit(small_X)
-    assert (vae.network_.beta, vae.network_.kl_weight, vae.network_.n_draws) == (5.0, 5.0, 3)
+    assert vae.loss_curve_[-1] > plain.loss_curve_[-1]
 
 
 # Generated samples look like the training data: per-pixel means within 0.3

@@ -6,7 +6,7 @@
 # Links to scikit-learn, PyTorch and NumPy need the network:
 # `SKAE_DOCS_INTERSPHINX=1 bash tools/docs.sh`.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh" docs
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh" docs,onnx
 cd "$root"
 "$python" -m sphinx -W --keep-going -b html "$@" docs docs/_build/html
 echo "Documentation built: docs/_build/html/index.html"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test suite (slow quality checks included) in the project's environment.
+# Runs the test suite (slow quality checks included) in the project's environment,
+# with the optional ONNX stack (the "onnx" extra) whose tests skip without it.
 # Extra arguments go to pytest, e.g. `bash tools/test.sh -m "not slow"`.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh" test
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh" test,onnx
 cd "$root"
 "$python" -m ruff check .
 "$python" -m pytest -n 2 "$@"

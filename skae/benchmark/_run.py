@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from skae._base import compressing_size
+from skae._spec import compressing_size
 from skae.benchmark._data import ReductionData
 from skae.benchmark._methods import Method, Settings
 from skae.benchmark._metrics import (

@@ -1,7 +1,44 @@
-"""Parameter and attribute docs that both estimators' docstrings share."""
+"""The parameters that both estimators share: their constraints and their
+docs (with the fitted attributes' docs), filled into the estimators' docstrings."""
 
 import inspect
 import textwrap
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from skae._networks import ACTIVATIONS
+
+# scikit-learn's validation of the shared parameters (each estimator adds its own).
+PARAMETER_CONSTRAINTS = {
+    "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "architecture": [StrOptions({"mlp", "conv"})],
+    "image_shape": ["array-like", None],
+    "init": [StrOptions({"pca", "random"})],
+    "scaling": [StrOptions({"auto", "standard", "global", "minmax", "global_minmax"}), None],
+    "noise": [StrOptions({"gaussian", "masking"}), None],
+    "noise_level": [Interval(Real, 0, None, closed="left")],
+    "contamination": [Interval(Real, 0, 0.5, closed="left")],
+    "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+    "perplexity": [Interval(Real, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [StrOptions({"constant", "adaptive"})],
+    "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "warm_start": ["boolean"],
+    "device": [str, torch.device],
+    "mixed_precision": ["boolean"],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
 
 
 def fill_doc(docstring: str) -> str:

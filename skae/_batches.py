@@ -1,0 +1,249 @@
+"""Batches: rows of in-memory data streamed to a device, and every batch-size rule.
+
+Plain torch and NumPy; it knows nothing of estimators. Mini-batches are
+gathered by indexing in-memory tensors (no per-sample ``Dataset`` and
+collation) and moved to the device one at a time, so a data set is never
+copied to the GPU whole.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+# Rows per pass of the range check of losses on [0, 1] and of the fitted
+# summaries (a fixed size: the fitted attributes' float32 sums do not depend
+# on the device's batch rule), and the least rows per inference batch on a
+# GPU, to keep it busy.
+INFERENCE_BATCH_SIZE = 1024
+# On the CPU, values that the widest layer of an inference batch holds (1 MB
+# in float32), to stay in a core's cache: with the GPU's larger batches,
+# transform, inverse_transform and score_samples took up to 1.3x (MLP) and
+# 2.3x (conv) as long (benchmarks/README.md, "Inference batches").
+CPU_BATCH_VALUES = 2**18
+
+
+class Scaler(Protocol):
+    """What Batches needs of a fitted scaling (:class:`skae._scaling.Scaling`)."""
+
+    def on(self, device: torch.device, host_dtype, pin: bool = False) -> PlacedScaling | None:
+        """The scaling placed for batches of `host_dtype` going to `device`; None for none."""
+
+
+@dataclass(frozen=True, eq=False)
+class PlacedScaling:
+    """A fitted scaling (:class:`skae._scaling.Scaling`) placed for batches on
+    a device: the offset in the host data's precision, the offset and scale
+    as float32 device tensors."""
+
+    host_offset: np.ndarray
+    offset: torch.Tensor
+    scale: torch.Tensor
+    device: torch.device
+    pin: bool
+
+    def apply(self, batch: torch.Tensor) -> torch.Tensor:
+        """``(batch - offset) / scale`` on the device, in float32.
+
+        The offset is subtracted on the host in the data's precision, as the
+        batch is converted to float32: converted first, a feature whose offset
+        dwarfs its spread (a timestamp) would lose that spread to rounding.
+        The division runs on the device.
+        """
+        centred = torch.empty(batch.shape, dtype=torch.float32, pin_memory=self.pin)
+        # NumPy casts to the output in small buffers, where torch.sub(out=)
+        # would first make a float64 copy of a float64 batch. Values beyond
+        # float32 become inf, which the estimators report.
+        with np.errstate(over="ignore"):
+            np.subtract(batch.numpy(), self.host_offset, out=centred.numpy(), casting="same_kind")
+        return centred.to(self.device, torch.float32, non_blocking=True) / self.scale
+
+    def unscale(self, x: torch.Tensor) -> torch.Tensor:
+        """Scaled values back to X's units, but for the offset (see
+        :meth:`skae._scaling.Scaling.undo_offset`)."""
+        return x * self.scale
+
+    def in_scaled_units(self, level: float) -> torch.Tensor:
+        """A length `level` in X's units, per feature in scaled units."""
+        return level / self.scale
+
+    def scaled_zero(self) -> torch.Tensor:
+        """Where X's zero lies after scaling, per feature."""
+        return -self.offset / self.scale
+
+
+class Batches:
+    """Rows of an in-memory array, gathered by index and streamed to `device`.
+
+    Parameters
+    ----------
+    data : ndarray or scipy sparse matrix of shape (n_samples, n_features)
+        Dense data is wrapped without a copy when it is float32 and
+        C-contiguous; sparse rows are densified one batch at a time.
+    device : torch.device
+    rows : ndarray of int, default=None
+        The rows of `data` these batches cover (a split without a copy).
+    scaling : Scaling, default=None
+        The fitted scaling each batch goes through (see
+        :meth:`skae._scaling.Scaling.on`); its placed form is kept as
+        ``self.scaling`` for the corruption of denoising.
+    """
+
+    def __init__(
+        self,
+        data: np.ndarray | sp.spmatrix,
+        device: torch.device,
+        rows: np.ndarray | None = None,
+        scaling: Scaler | None = None,
+    ) -> None:
+        self.sparse = sp.issparse(data)
+        host_dtype = np.float64 if data.dtype == np.float64 else np.float32
+        self.data = data.tocsr() if self.sparse else _as_tensor(data)
+        self.device = device
+        self.rows = None if rows is None else torch.as_tensor(rows, dtype=torch.long)
+        # Pinned host memory makes the copy to a GPU asynchronous.
+        self.pin = device.type == "cuda"
+        self.scaling = None if scaling is None else scaling.on(device, host_dtype, self.pin)
+
+    def __len__(self) -> int:
+        return self.data.shape[0] if self.rows is None else len(self.rows)
+
+    def take(self, positions: torch.Tensor) -> torch.Tensor:
+        """The rows at `positions`, as float32 on the device, scaled."""
+        index = positions if self.rows is None else self.rows[positions]
+        if self.sparse:
+            batch = torch.from_numpy(self.data[index.numpy()].toarray())
+        else:
+            batch = self.data.index_select(0, index)
+        return self._finish(batch)
+
+    def _slice(self, start: int, stop: int) -> torch.Tensor:
+        """Rows ``start:stop`` (of all of `data`), like :meth:`take`. A dense
+        slice is a view: no gather, and no copy where no conversion is needed;
+        the batches are only read."""
+        if self.sparse:
+            return self._finish(torch.from_numpy(self.data[start:stop].toarray()))
+        return self._finish(self.data[start:stop].contiguous())
+
+    def _finish(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.scaling is not None:
+            return self.scaling.apply(batch)
+        if self.pin:
+            batch = batch.pin_memory()
+        return batch.to(self.device, torch.float32, non_blocking=True)
+
+    def iterate(self, batch_size: int, order: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
+        """Batches of `batch_size` rows in the given `order`, else in order."""
+        if order is None and self.rows is None:
+            for start in range(0, len(self), batch_size):
+                yield self._slice(start, start + batch_size)
+            return
+        order = torch.arange(len(self)) if order is None else order
+        for positions in order.split(batch_size):
+            yield self.take(positions)
+
+
+def _as_tensor(data: np.ndarray) -> torch.Tensor:
+    """The array as a tensor without a copy. Batches only read from it, so
+    read-only arrays (memory maps) are safe despite torch's warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        data = np.asarray(data)
+        if any(stride < 0 for stride in data.strides):  # e.g. X[::-1]; torch refuses those
+            data = np.ascontiguousarray(data)
+        return torch.from_numpy(data)
+
+
+def map_batches(
+    function: Callable[[torch.Tensor], torch.Tensor],
+    batches: Batches,
+    batch_size: int,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``function`` (a row out per row in) applied batch by batch under
+    ``inference_mode``, its outputs written into one CPU tensor: `out` if
+    given (cast to its dtype), else a new one of the outputs' dtype.
+
+    Written in place rather than concatenated at the end: a list of small
+    outputs kept while each batch's large temporaries come and go fragments
+    the C heap, which then holds on to gigabytes (benchmarks/README.md,
+    "Inference memory").
+    """
+    outputs, start = out, 0
+    with torch.inference_mode():
+        for batch in batches.iterate(batch_size):
+            values = function(batch)
+            if outputs is None:
+                outputs = torch.empty((len(batches), *values.shape[1:]), dtype=values.dtype)
+            outputs[start : start + len(values)] = values
+            start += len(values)
+    return outputs
+
+
+def fold_batches(
+    function: Callable[[torch.Tensor], torch.Tensor],
+    combine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batches: Batches,
+    batch_size: int,
+) -> torch.Tensor:
+    """``function`` of each batch under ``inference_mode``, folded by ``combine``
+    as it goes (e.g. ``torch.add`` for a sum), on the batches' device."""
+    result = None
+    with torch.inference_mode():
+        for batch in batches.iterate(batch_size):
+            value = function(batch)
+            result = value if result is None else combine(result, value)
+    return result
+
+
+def split_rows(
+    rng: np.random.RandomState, n_samples: int, n_validation: int
+) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """Random training and validation rows, or (None, None) for no validation split."""
+    if n_validation == 0:
+        return None, None
+    order = rng.permutation(n_samples)
+    return order[n_validation:], order[:n_validation]
+
+
+def inference_rows(device: torch.device, widest_activation: int, n_features: int) -> int:
+    """Rows per batch of ``transform``, ``inverse_transform`` and (for an
+    autoencoder) ``score_samples``: cache-sized on the CPU, large on a GPU."""
+    if device.type == "cpu":
+        return cpu_batch_rows(widest_activation)
+    return gpu_batch_rows(n_features)
+
+
+def score_rows(
+    device: torch.device, widest_activation: int, n_features: int, n_draws: int
+) -> int:
+    """Samples per batch of VAE scores, each decoded `n_draws` times."""
+    if device.type == "cpu":
+        return cpu_batch_rows(widest_activation * n_draws)
+    return gpu_score_rows(n_features, n_draws)
+
+
+def cpu_batch_rows(values_per_row: int) -> int:
+    """Rows per inference batch on the CPU whose widest layer holds
+    `values_per_row` values per row."""
+    return max(1, CPU_BATCH_VALUES // values_per_row)
+
+
+def gpu_batch_rows(n_features: int) -> int:
+    """Rows per inference batch on a GPU: about 4 MB of input, and at least
+    INFERENCE_BATCH_SIZE rows."""
+    return max(INFERENCE_BATCH_SIZE, 2**20 // n_features)
+
+
+def gpu_score_rows(n_features: int, n_draws: int) -> int:
+    """Samples per batch of VAE scores on a GPU, each decoded `n_draws` times:
+    at most 16,384 decodings per batch, and about 4M values (16 MB) of decoder
+    output."""
+    decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // n_features)
+    return max(1, decodings // n_draws)

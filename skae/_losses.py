@@ -1,0 +1,160 @@
+"""The training objective's terms: reconstruction losses, the t-SNE neighbour
+term, the trimmed mean over a batch, the denoising corruption, and the
+settings that weigh them (:class:`Objective`).
+
+Torch only; the networks (:mod:`skae._networks`) compute their losses from
+these terms, and the training engine (:mod:`skae._training`) passes them the
+objective of each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+from torch.nn import functional as F
+
+from skae._batches import PlacedScaling
+
+# Bisection steps for the t-SNE bandwidths: the log-precision is searched in
+# [-30, 30], so 30 halvings place it to within 1e-7.
+AFFINITY_BISECTION_STEPS = 30
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The settings of a training objective that are not part of the network.
+
+    The estimators make one from their parameters on every fit, so that
+    ``set_params`` takes effect on warm starts; the training engine passes
+    :meth:`at_epoch` to each training step and the objective itself to every
+    evaluation, which measures the real objective.
+
+    Attributes
+    ----------
+    neighbor_weight, perplexity : float
+        Weight and perplexity of the t-SNE term (:func:`neighbor_loss`).
+    beta : float
+        Weight of a VAE's KL term (beta-VAE).
+    kl_warmup : int
+        Epochs over which the KL weight rises linearly to `beta`.
+    n_draws : int
+        Posterior draws per sample of a VAE's training loss (IWAE for > 1).
+    kl_weight : float or None
+        The KL weight in use: `beta` when None.
+    """
+
+    neighbor_weight: float = 0.0
+    perplexity: float = 5.0
+    beta: float = 1.0
+    kl_warmup: int = 0
+    n_draws: int = 1
+    kl_weight: float | None = None
+
+    @property
+    def weight_of_kl(self) -> float:
+        return self.beta if self.kl_weight is None else self.kl_weight
+
+    def at_epoch(self, epoch: int) -> Objective:
+        """The objective that epoch `epoch` (from 0) trains on: epoch i (from 1)
+        weighs the KL term by ``beta * i / (kl_warmup + 1)``."""
+        return replace(self, kl_weight=self.beta * min(1.0, (epoch + 1) / (self.kl_warmup + 1)))
+
+    def changes_at(self, epoch: int) -> bool:
+        """True if epoch `epoch`'s objective differs from the previous epoch's."""
+        return 0 < self.kl_warmup and epoch <= self.kl_warmup
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-sample reconstruction loss, averaged over features.
+
+    For ``loss="bce"`` the `output` holds logits, which is numerically safer
+    than a sigmoid followed by a log.
+    """
+    if loss == "bce":
+        per_element = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    else:
+        per_element = F.mse_loss(output, target, reduction="none")
+    return per_element.mean(dim=1)
+
+
+def neighbor_loss(x: torch.Tensor, code: torch.Tensor, perplexity: float) -> torch.Tensor:
+    """Per-sample share of the t-SNE divergence between `x` and its `code`
+    within the batch: parametric t-SNE (van der Maaten, 2009).
+
+    P holds the input-space affinities (Gaussian, each row's bandwidth set so
+    that its perplexity is `perplexity`, symmetrised), Q the code-space ones
+    (Student-t with one degree of freedom); sample i's value is ``n`` times
+    row i of KL(P || Q), so that the batch mean is the divergence itself.
+    Neighbours in X are pulled together in the code and the rest pushed
+    apart, which separates clusters that a reconstruction loss alone leaves
+    overlapping in a small code.
+    """
+    n = len(x)
+    if n < 2:
+        return code.new_zeros(n)
+    off_diagonal = ~torch.eye(n, dtype=torch.bool, device=x.device)
+    with torch.no_grad():
+        p = input_affinities(x.detach().float(), min(perplexity, n - 1), off_diagonal)
+    code = code.float()
+    kernel = 1 / (1 + torch.cdist(code, code).square())
+    log_q = torch.log(kernel) - torch.log((kernel * off_diagonal).sum())
+    divergence = torch.where(off_diagonal, p * (torch.log(p.clamp_min(1e-12)) - log_q), 0)
+    return n * divergence.sum(dim=1)
+
+
+def input_affinities(
+    x: torch.Tensor, perplexity: float, off_diagonal: torch.Tensor
+) -> torch.Tensor:
+    """t-SNE's joint probabilities P: a bisection per row on the log of the
+    Gaussian precision until the row's entropy is log(perplexity)."""
+    distances = torch.cdist(x, x).square()
+    distances = distances / distances.mean().clamp_min(1e-12)  # the search range is scale-free
+    distances = distances.masked_fill(~off_diagonal, math.inf)
+    low = torch.full((len(x), 1), -30.0, device=x.device)
+    high = torch.full((len(x), 1), 30.0, device=x.device)
+    target = math.log(perplexity)
+    for _ in range(AFFINITY_BISECTION_STEPS):
+        middle = (low + high) / 2
+        conditional = torch.softmax(-distances * middle.exp(), dim=1)
+        entropy = -(conditional * torch.log(conditional.clamp_min(1e-12))).sum(1, keepdim=True)
+        too_flat = entropy > target  # too many neighbours: raise the precision
+        low = torch.where(too_flat, middle, low)
+        high = torch.where(too_flat, high, middle)
+    joint = conditional + conditional.T
+    return joint / joint.sum()
+
+
+def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Mean of all but the `fraction` largest per-sample losses.
+
+    The worst-fitted samples of a batch, the likely outliers, then do not pull
+    the model towards them (least trimmed squares, Rousseeuw, 1984), so they
+    stay badly reconstructed and easy to flag.
+    """
+    if fraction == 0:
+        return losses.mean()
+    keep = max(1, math.ceil((1 - fraction) * len(losses)))
+    return losses.topk(keep, largest=False, sorted=False).values.mean()
+
+
+def corrupt(
+    x: torch.Tensor,
+    noise: str | None,
+    level: float,
+    generator: torch.Generator,
+    scaling: PlacedScaling | None = None,
+) -> torch.Tensor:
+    """Denoising corruption of a batch scaled by `scaling`, measured in the
+    units of X: Gaussian noise of standard deviation `level`, or a random
+    fraction `level` of the entries set to 0 (masking noise, Vincent et al.,
+    2010), e.g. pixels switched off."""
+    if noise is None:
+        return x
+    draws = torch.empty_like(x)
+    if noise == "gaussian":
+        std = level if scaling is None else scaling.in_scaled_units(level)
+        return x + std * draws.normal_(generator=generator)
+    zero = torch.zeros((), device=x.device) if scaling is None else scaling.scaled_zero()
+    return torch.where(draws.uniform_(generator=generator) >= level, x, zero)

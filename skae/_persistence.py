@@ -1,0 +1,468 @@
+"""The fitted state, pickling, and skae's safe file format.
+
+A saved model is one safetensors file: the tensors (the network's weights,
+the optimiser's moments and the fitted arrays) as safetensors, and the rest
+(the class, the parameters, the other fitted state, the versions) as JSON in
+its metadata. Loading reads the JSON, builds the estimator from its own
+class registry (never from a name in the file), builds the network from its
+specification and checks every tensor against it: nothing in the file is
+unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import sklearn
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from skae._networks import widest_activation
+from skae._optimizer import make_optimizer
+from skae._scaling import Scaling
+from skae._spec import NetworkSpec
+from skae._statistics import RowMoments
+from skae._training import History
+from skae._validation import device_problem, resolve_device
+from skae._version import __version__
+
+FORMAT, FORMAT_VERSION = "skae", 1
+# The estimators that load() builds, by class name; only skae's classes register.
+ESTIMATORS: dict[str, type] = {}
+# Fitted attributes set by scikit-learn's validate_data (the first is always set).
+FEATURE_STATE = ("n_features_in_", "feature_names_in_")
+# scikit-learn's configuration of an estimator (set_output) that a file keeps.
+CONFIG_STATE = ("_sklearn_output_config",)
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A model is loaded with other versions of skae, PyTorch or scikit-learn
+    than it was saved with; like scikit-learn's warning of that name, its
+    results may differ or it may not work."""
+
+
+def register(cls: type) -> type:
+    """Let :func:`load` build `cls` (a class decorator)."""
+    ESTIMATORS[cls.__name__] = cls
+    return cls
+
+
+def fitted_state(estimator) -> tuple[str, ...]:
+    """The names of the attributes that fit set on `estimator`."""
+    return (*FEATURE_STATE, *type(estimator)._fitted_state)
+
+
+def forget_fit(estimator) -> None:
+    """Delete what fit set, so that a failed fit leaves no model that looks fitted."""
+    for name in fitted_state(estimator):
+        vars(estimator).pop(name, None)
+
+
+class PersistenceMixin:
+    """``save``, and pickling that keeps the fitted state and nothing else."""
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the fitted estimator to `path` in skae's safe format.
+
+        The parameters and the fitted state go to JSON, the tensors to
+        safetensors, in one file that :func:`skae.load` reads back without
+        unpickling or executing anything (see the persistence guide).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (``.skae`` by convention).
+        """
+        check_is_fitted(self)
+        save(self, path)
+
+    # A model fitted on a GPU is pickled with its weights on the CPU and is
+    # loaded back on its device where that exists, else on the CPU.
+    def __getstate__(self):
+        state = super().__getstate__()
+        kept = {*self.get_params(), *fitted_state(self), *CONFIG_STATE, "_sklearn_version"}
+        state = {name: value for name, value in state.items() if name in kept}
+        network = state.get("network_")
+        if network is not None and next(network.parameters()).device.type != "cpu":
+            state["network_"] = _cpu_copy(network)
+            state["optimizer_"] = None
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "network_" in state:
+            if device_problem(self.device_) is not None:
+                self.device_ = torch.device("cpu")
+            self.network_.to(self.device_)
+            if self.optimizer_ is None:
+                self.optimizer_ = make_optimizer(
+                    self.network_, self.learning_rate_init, self.alpha, self.device_
+                )
+
+
+def _cpu_copy(network: nn.Module) -> nn.Module:
+    return copy.deepcopy(network).cpu()
+
+
+# ----------------------------------------------------------------------
+# Saving
+
+
+def save(estimator, path: str | os.PathLike) -> None:
+    """Write `estimator` (fitted) to `path` in the safe format."""
+    tensors: dict[str, torch.Tensor] = {}
+    encoder = _Encoder(tensors)
+    state = {name: getattr(estimator, name) for name in fitted_state(estimator)
+             if hasattr(estimator, name)}
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": type(estimator).__name__,
+        "versions": _versions(),
+        "params": encoder.encode(estimator.get_params(deep=False), "params"),
+        "state": {name: encoder.encode(value, name) for name, value in state.items()},
+        "config": encoder.encode(
+            {name: getattr(estimator, name) for name in CONFIG_STATE if name in vars(estimator)},
+            "config",
+        ),
+    }
+    metadata = {FORMAT: json.dumps(document)}
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, path, metadata)
+
+
+def _versions() -> dict[str, str]:
+    return {"skae": __version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__}
+
+
+class _Encoder:
+    """Values to JSON, each tensor or array to `tensors` under a key of its path."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.tensors = tensors
+
+    def tensor(self, value, key: str, tag: str) -> dict:
+        self.tensors[key] = torch.as_tensor(value)
+        return {tag: key}
+
+    def encode(self, value, key: str):
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, (float, np.floating)):
+            return float(value)
+        if isinstance(value, (list, tuple)):
+            items = [self.encode(v, f"{key}.{i}") for i, v in enumerate(value)]
+            return {"tuple" if isinstance(value, tuple) else "list": items}
+        if isinstance(value, Mapping):
+            return {"dict": {str(k): self.encode(v, f"{key}.{k}") for k, v in value.items()}}
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            return {"strings": [str(v) for v in value.tolist()]}
+        if isinstance(value, np.ndarray):
+            return self.tensor(value, key, "array")
+        if isinstance(value, torch.Tensor):
+            return self.tensor(value, key, "tensor")
+        if isinstance(value, torch.device):
+            return {"device": str(value)}
+        return self.encode_object(value, key)
+
+    def encode_object(self, value, key: str):
+        if isinstance(value, np.random.RandomState):
+            name, keys, position, has_gauss, gauss = value.get_state()
+            state = [name, keys.astype(np.int64), position, has_gauss, gauss]
+            return {"random_state": self.encode(state, key)}
+        if isinstance(value, Scaling):
+            fields = {"kind": value.kind, "offset": value.offset, "scale": value.scale}
+            return {"scaling": self.encode(fields, key)}
+        if isinstance(value, NetworkSpec):
+            return {"network_spec": self.encode(value.to_json(), key)}
+        if isinstance(value, (History, RowMoments)):
+            kind = "history" if isinstance(value, History) else "moments"
+            return {kind: self.encode(dataclasses.asdict(value), key)}
+        if isinstance(value, nn.Module):
+            return {"network": self.encode(value.state_dict(), key)}
+        if isinstance(value, torch.optim.Optimizer):
+            return {"optimizer": self.encode(value.state_dict(), key)}
+        raise TypeError(
+            f"{key}={value!r} cannot be saved in skae's format: it holds a "
+            f"{type(value).__name__}. Use an int for random_state, or pickle the model."
+        )
+
+
+# ----------------------------------------------------------------------
+# Loading
+
+
+class _Decoder:
+    """JSON of :class:`_Encoder` back to values, the tensors read from `file`."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+        self.used: set[str] = set()
+
+    def decode(self, value):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if not isinstance(value, dict) or len(value) != 1:
+            raise ValueError(f"an unreadable value {_short(value)}")
+        ((tag, content),) = value.items()
+        if tag in ("list", "tuple"):
+            items = [self.decode(v) for v in _checked(content, list, tag)]
+            return items if tag == "list" else tuple(items)
+        if tag == "dict":
+            return {k: self.decode(v) for k, v in _checked(content, dict, tag).items()}
+        if tag == "tensor":
+            return self.tensor(content)
+        if tag == "array":
+            return self.tensor(content).numpy()
+        if tag == "strings":
+            return np.array([str(v) for v in _checked(content, list, tag)], dtype=object)
+        if tag == "device":
+            return torch.device(_checked(content, str, tag))
+        if tag in _OBJECTS:
+            return _OBJECTS[tag](self.decode(content))
+        raise ValueError(f"an unknown kind of value {tag!r}")
+
+    def tensor(self, key) -> torch.Tensor:
+        if not isinstance(key, str) or key not in self.file.keys():
+            raise ValueError(f"a reference to a missing tensor {_short(key)}")
+        self.used.add(key)
+        return self.file.get_tensor(key)
+
+
+def _checked(value, kind: type, tag: str):
+    if not isinstance(value, kind):
+        raise ValueError(f"a {tag!r} value that is not a {kind.__name__}")
+    return value
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def _random_state(state) -> np.random.RandomState:
+    name, keys, position, has_gauss, gauss = state
+    rng = np.random.RandomState()
+    rng.set_state((name, keys.astype(np.uint32), position, has_gauss, gauss))
+    return rng
+
+
+def _scaling(fields: dict) -> Scaling:
+    offset, scale = fields["offset"], fields["scale"]
+    if offset.shape != scale.shape or offset.ndim != 1 or offset.dtype != np.float64:
+        raise ValueError("a scaling whose offset and scale are not float64 vectors alike")
+    return Scaling(fields["kind"], offset, scale)
+
+
+def _moments(fields: dict) -> RowMoments:
+    return RowMoments(fields["count"], fields["mean"], fields["covariance"])
+
+
+_OBJECTS = {
+    "random_state": _random_state,
+    "scaling": _scaling,
+    "network_spec": NetworkSpec.from_json,
+    "history": lambda fields: History(**fields),
+    "moments": _moments,
+    # Built once the specification is known (see _restore_network).
+    "network": lambda state: ("network", state),
+    "optimizer": lambda state: ("optimizer", state),
+}
+
+
+def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
+    """Load an estimator saved by ``save``, without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :meth:`AutoencoderTransformer.save` or
+        :meth:`VAETransformer.save`.
+    device : str or torch.device, default=None
+        Where to put the network. None: the device it was saved from where
+        that exists here, else the CPU (a model saved on CUDA loads on a
+        CPU-only machine). Given, the estimator's `device` parameter is set
+        to it too, so that ``partial_fit`` goes on there.
+
+    Returns
+    -------
+    estimator : AutoencoderTransformer or VAETransformer
+        The fitted estimator, with the same parameters, fitted attributes,
+        optimiser state and random streams as the one saved.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a skae model, is truncated or corrupted, or its
+        contents do not fit together (unknown class, keys or shapes).
+    """
+    try:
+        with safe_open(os.fspath(path), framework="pt") as file:
+            return _load(file, path, device)
+    except SafetensorError as error:
+        raise ValueError(f"{path} is not a skae model file (safetensors: {error}).") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as error:
+        if isinstance(error, ValueError) and str(error).startswith(f"{path} "):
+            raise
+        raise ValueError(f"{path} is not a valid skae model file: {error}") from None
+
+
+def _load(file, path, device):
+    document = _document(file, path)
+    cls = ESTIMATORS.get(document["class"])
+    if cls is None:
+        raise ValueError(
+            f"{path} holds a {_short(document['class'])}, not one of skae's estimators "
+            f"({', '.join(sorted(ESTIMATORS))}); nothing of it was imported or run."
+        )
+    _check_versions(document["versions"], path)
+    decoder = _Decoder(file)
+    params = decoder.decode(document["params"])
+    estimator = cls(**_checked(params, dict, "params"))
+    estimator._validate_params()
+    state = {k: decoder.decode(v) for k, v in _checked(document["state"], dict, "state").items()}
+    names = fitted_state(estimator)
+    missing = [name for name in names[:1] + names[2:] if name not in state]
+    unknown = sorted(set(state) - set(names))
+    if missing or unknown:
+        raise ValueError(f"fitted state missing {missing} or unknown {unknown}")
+    _check_types(state)
+    _restore_network(estimator, state, device)
+    vars(estimator).update(state)
+    vars(estimator).update(decoder.decode(document["config"]))
+    unused = sorted(set(file.keys()) - decoder.used)
+    if unused:
+        raise ValueError(f"tensors that nothing refers to: {unused[:5]}")
+    return estimator
+
+
+def _document(file, path) -> dict:
+    metadata = file.metadata() or {}
+    if FORMAT not in metadata:
+        raise ValueError(f"{path} is a safetensors file but not a skae model (no skae metadata).")
+    document = json.loads(metadata[FORMAT])
+    keys = {"format", "format_version", "class", "versions", "params", "state", "config"}
+    if not isinstance(document, dict) or set(document) != keys:
+        raise ValueError(f"its metadata has not the fields {sorted(keys)}")
+    if (document["format"], document["format_version"]) != (FORMAT, FORMAT_VERSION):
+        raise ValueError(f"format {document['format']!r} version {document['format_version']!r}")
+    return document
+
+
+def _check_versions(saved, path) -> None:
+    for package, version in _versions().items():
+        if not isinstance(saved, dict) or saved.get(package) != version:
+            was = saved.get(package) if isinstance(saved, dict) else None
+            warnings.warn(
+                f"{path} was saved with {package} {was}, and is loaded with {version}: "
+                "the model may give other results or fail.",
+                InconsistentVersionWarning,
+                stacklevel=4,
+            )
+
+
+# The fitted attributes of a structured kind, and what they must be.
+STATE_TYPES = {
+    "device_": torch.device,
+    "_spec": NetworkSpec,
+    "_scaling": Scaling,
+    "_history": History,
+    "_rng": np.random.RandomState,
+    "_moments": dict,
+    "n_features_in_": int,
+}
+
+
+def _check_types(state: dict) -> None:
+    for name, kind in STATE_TYPES.items():
+        if not isinstance(state[name], kind):
+            raise ValueError(f"{name} is not a {kind.__name__}")
+    if not all(isinstance(m, RowMoments) for m in state["_moments"].values()):
+        raise ValueError("_moments holds values that are not moments")
+    n_features = state["n_features_in_"]
+    if not state["_spec"].n_features == len(state["_scaling"].offset) == n_features:
+        raise ValueError(f"a network or scaling not for n_features_in_={n_features}")
+
+
+def _restore_network(estimator, state: dict, device) -> None:
+    """Build the network from its specification, check the saved weights
+    against it, load them, and the optimiser's state, on the device."""
+    spec = state["_spec"]
+    if spec.kind != type(estimator)._network_kind:
+        raise ValueError(f"a {spec.kind} network in a {type(estimator).__name__}")
+    with torch.device("meta"):  # checked before any memory is taken
+        network = spec.build(seed=0)
+    weights = _tagged(state["network_"], "network")
+    _check_tensors(network.state_dict(), weights, "network_")
+    network.load_state_dict(weights, assign=True)
+    if device is None:
+        target = state["device_"]
+        target = target if device_problem(target) is None else torch.device("cpu")
+    else:
+        target = resolve_device(device)
+        estimator.set_params(device=device)
+    state["device_"] = target
+    state["network_"] = network = network.to(target)
+    state["_widest_activation"] = widest_activation(network, spec.n_features)
+    optimizer = make_optimizer(
+        network, estimator.learning_rate_init, estimator.alpha, target
+    )
+    saved = _tagged(state["optimizer_"], "optimizer")
+    _check_optimizer(optimizer, saved)
+    optimizer.load_state_dict(saved)
+    state["optimizer_"] = optimizer
+
+
+def _tagged(value, tag: str):
+    if not (isinstance(value, tuple) and len(value) == 2 and value[0] == tag):
+        raise ValueError(f"{tag} state of the wrong kind")
+    return value[1]
+
+
+def _check_tensors(expected: Mapping, saved, name: str) -> None:
+    if not isinstance(saved, dict) or set(saved) != set(expected):
+        raise ValueError(f"{name} has not the parameters its specification builds")
+    for key, tensor in expected.items():
+        value = saved[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape:
+            raise ValueError(
+                f"{name}.{key} has shape {getattr(value, 'shape', None)}, not {tuple(tensor.shape)}"
+            )
+        if value.dtype != tensor.dtype:
+            raise ValueError(f"{name}.{key} is {value.dtype}, not {tensor.dtype}")
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, saved) -> None:
+    """The saved Adam state fits the network's parameters; the fused and
+    foreach choices are the target device's, not the saving one's."""
+    fresh = optimizer.state_dict()
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or len(groups) != len(fresh["param_groups"]):
+        raise ValueError("optimizer_ has not the parameter groups of the network")
+    for group, new in zip(groups, fresh["param_groups"]):
+        if not isinstance(group, dict) or group.get("params") != new["params"]:
+            raise ValueError("optimizer_ has not the parameters of the network")
+        for key in ("fused", "foreach", "capturable"):
+            group[key] = new[key]
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    states = saved.get("state")
+    if not isinstance(states, dict):
+        raise ValueError("optimizer_ has no state")
+    saved["state"] = {int(index): value for index, value in states.items()}
+    for index, state in saved["state"].items():
+        if not 0 <= index < len(parameters) or not isinstance(state, dict):
+            raise ValueError(f"optimizer_ state for an unknown parameter {index}")
+        for key in ("exp_avg", "exp_avg_sq"):
+            value = state.get(key)
+            if not isinstance(value, torch.Tensor) or value.shape != parameters[index].shape:
+                raise ValueError(f"optimizer_ state {index}.{key} does not fit its parameter")

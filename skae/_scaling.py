@@ -1,0 +1,144 @@
+"""The internal input scaling: chosen, fitted from column statistics, applied
+to batches on their device, undone, and its log-Jacobian and range checks.
+
+``(X - offset) / scale`` per feature; one fitted :class:`Scaling` serves the
+estimators, the batch streamer and the denoising corruption alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from skae._batches import INFERENCE_BATCH_SIZE, Batches, PlacedScaling, fold_batches
+from skae._statistics import mean_variance
+
+EPS = np.finfo(np.float64).eps
+SCALINGS = ("standard", "global", "minmax", "global_minmax")
+RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
+# How far (in scaled units) values may stray outside [0, 1] for a loss on [0, 1].
+UNIT_INTERVAL_SLACK = 1e-5
+
+
+@dataclass(frozen=True, eq=False)
+class Scaling:
+    """A fitted scaling ``(X - offset) / scale``.
+
+    Attributes
+    ----------
+    kind : {'standard', 'global', 'minmax', 'global_minmax'} or None
+        None is the identity (offset 0, scale 1), which batches skip.
+    offset, scale : ndarray of shape (n_features,)
+        In float64; a feature without spread has scale 1.
+    """
+
+    kind: str | None
+    offset: np.ndarray
+    scale: np.ndarray
+
+    @staticmethod
+    def choose(
+        requested: str | None, unit_interval: bool, extremes: tuple[np.ndarray, np.ndarray]
+    ) -> str | None:
+        """The scaling that ``scaling=requested`` gives: 'auto' is 'global', or for
+        a loss on [0, 1] (`unit_interval`) none when X (column minima and
+        maxima `extremes`) lies in [0, 1] already, else 'global_minmax'."""
+        if requested != "auto":
+            return requested
+        if not unit_interval:
+            return "global"
+        low, high = extremes
+        return None if low.min() >= 0 and high.max() <= 1 else "global_minmax"
+
+    @classmethod
+    def fit(cls, kind: str | None, X, extremes: tuple[np.ndarray, np.ndarray]) -> Scaling:
+        """The scaling of this `kind` for X, whose column minima and maxima are `extremes`."""
+        n_features = X.shape[1]
+        if kind is None:
+            return cls(None, np.zeros(n_features), np.ones(n_features))
+        if kind in RANGE_SCALINGS:
+            offset, high = extremes
+            if kind == "global_minmax":
+                offset, high = np.full(n_features, offset.min()), np.full(n_features, high.max())
+            scale = high - offset
+            # A range within rounding of its values is none (MinMaxScaler's
+            # test, relative to the values, so that tiny units are scaled).
+            constant = scale <= 10 * EPS * np.maximum(np.abs(offset), np.abs(high))
+        else:
+            offset, variance = mean_variance(X)
+            if kind == "global":
+                variance = np.full(n_features, variance.mean())
+            scale = np.sqrt(variance)
+            # A variance within the rounding error of a mean of n values is
+            # none, as in StandardScaler (scikit-learn's _is_constant_feature):
+            # relative to the mean, so that data in tiny units is scaled.
+            n = X.shape[0]
+            constant = variance <= n * EPS * variance + (n * offset * EPS) ** 2
+        # Constant features keep their values; so do those whose scale float32 cannot hold.
+        unusable = constant | (scale < np.finfo(np.float32).tiny)
+        return cls(kind, offset, np.where(unusable, 1.0, scale))
+
+    @property
+    def log_jacobian(self) -> float:
+        """log |det d(scaled x)/dx|: converts densities of scaled data to input units."""
+        return -float(np.sum(np.log(self.scale)))
+
+    def check_float32_reach(self, extremes: tuple[np.ndarray, np.ndarray]) -> None:
+        """The networks compute in float32: X, once centred, must lie in its range
+        (`extremes`: X's column minima and maxima)."""
+        low, high = extremes
+        reach = float(np.max(np.maximum(high - self.offset, self.offset - low)))
+        if reach > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"X lies up to {reach:.3g} from the scaling's offset, beyond the range of "
+                "float32, in which the networks compute; rescale X first."
+            )
+
+    def on(self, device: torch.device, host_dtype, pin: bool = False) -> PlacedScaling | None:
+        """This scaling for batches of `host_dtype` data going to `device`
+        (through pinned memory with `pin`); None for the identity."""
+        if self.kind is None:
+            return None
+        offset, scale = (
+            torch.as_tensor(values, dtype=torch.float32, device=device)
+            for values in (self.offset, self.scale)
+        )
+        return PlacedScaling(np.asarray(self.offset, dtype=host_dtype), offset, scale, device, pin)
+
+    def undo_offset(self, values: np.ndarray) -> None:
+        """Add the offset back to scaled-back `values` in place, in their precision
+        (for the reason of :meth:`PlacedScaling.apply`)."""
+        if self.kind is not None:
+            values += self.offset.astype(values.dtype)
+
+    def check_unit_interval(self, batches: Batches, setting: str, *, fitted_here: bool) -> None:
+        """Cross-entropy and Bernoulli likelihoods (`setting`, e.g.
+        "loss='bce'") are defined for targets in [0, 1]: raise if the scaled
+        `batches` leave it.
+
+        `fitted_here`: the scaling was fitted on these data, so only another
+        scaling can bring them into [0, 1]; otherwise the model was fitted on
+        data that were in [0, 1] after this scaling, and these lie outside
+        their range.
+        """
+        # The smallest of (min, -max) over the batches: the least and greatest value.
+        low_and_minus_high = fold_batches(
+            lambda x: torch.stack([x.min(), -x.max()]), torch.minimum, batches, INFERENCE_BATCH_SIZE
+        )
+        low, high = low_and_minus_high[0].item(), -low_and_minus_high[1].item()
+        if low >= -UNIT_INTERVAL_SLACK and high <= 1 + UNIT_INTERVAL_SLACK:
+            return
+        if fitted_here:
+            hint = "Use scaling='auto', 'global_minmax' or 'minmax'."
+        else:
+            hint = (
+                "These values lie outside the range of the data the model was fitted "
+                "on, where a Bernoulli model has no likelihood: refit on data that "
+                "covers them, or use the default Gaussian model of X."
+            )
+        raise ValueError(
+            f"{setting} needs X in [0, 1] (after scaling={self.kind!r}),"
+            f" but X ranges over [{low:.4g}, {high:.4g}]. {hint}"
+        )

@@ -1,0 +1,107 @@
+"""The internal input scaling: choice, fit, application on batches, undo, checks."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skae._batches import Batches
+from skae._scaling import Scaling
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def X():
+    rng = np.random.RandomState(0)
+    return rng.normal(size=(50, 4)) * [1.0, 10.0, 100.0, 0.0] + [0.0, 5.0, -3.0, 7.0]
+
+
+def _fit(kind, X):
+    return Scaling.fit(kind, X, (X.min(axis=0), X.max(axis=0)))
+
+
+# 'auto' is one scale for all features: 'global', or for a loss on [0, 1]
+# none when X lies there already, else 'global_minmax'; other values stay.
+def test_choose():
+    inside, outside = (np.zeros(3), np.ones(3)), (np.zeros(3), np.full(3, 2.0))
+    assert Scaling.choose("auto", False, outside) == "global"
+    assert Scaling.choose("auto", True, inside) is None
+    assert Scaling.choose("auto", True, outside) == "global_minmax"
+    assert Scaling.choose("minmax", True, inside) == "minmax"
+    assert Scaling.choose(None, False, outside) is None
+
+
+# Each kind's offset and scale; a constant feature keeps scale 1.
+def test_fit_kinds(X):
+    standard = _fit("standard", X)
+    assert_allclose(standard.offset, X.mean(axis=0))
+    assert_allclose(standard.scale[:3], X.std(axis=0)[:3])
+    assert standard.scale[3] == 1.0
+    common = _fit("global", X)
+    assert_allclose(common.scale, np.sqrt(X.var(axis=0).mean()))
+    minmax = _fit("minmax", X)
+    assert_allclose(minmax.offset, X.min(axis=0))
+    assert_allclose(minmax.scale[:3], np.ptp(X, axis=0)[:3])
+    overall = _fit("global_minmax", X)
+    assert_allclose(overall.offset, X.min())
+    assert_allclose(overall.scale, X.max() - X.min())
+    identity = _fit(None, X)
+    assert_array_equal(identity.offset, 0) and assert_array_equal(identity.scale, 1)
+
+
+# A scale that float32 cannot hold (below its smallest normal) is left at 1.
+def test_unusable_scale_is_one():
+    X = np.array([[0.0, 0.0], [1e-39, 1.0]])
+    assert _fit("minmax", X).scale.tolist() == [1.0, 1.0]
+
+
+# The log-Jacobian converts densities of scaled data to X's units.
+def test_log_jacobian(X):
+    scaling = _fit("standard", X)
+    assert scaling.log_jacobian == pytest.approx(-np.log(scaling.scale).sum())
+    assert _fit(None, X).log_jacobian == 0.0
+
+
+# Batches are (X - offset) / scale in float32; the offset is subtracted in
+# X's precision, so that a large offset (a timestamp) keeps the spread.
+def test_apply_keeps_the_spread_of_large_offsets():
+    X = 1.7e9 + np.arange(6, dtype=np.float64).reshape(6, 1)
+    scaling = _fit("standard", X)
+    batch = Batches(X, CPU, scaling=scaling).take(torch.arange(6))
+    assert batch.dtype == torch.float32
+    assert_allclose(batch.numpy()[:, 0], (X[:, 0] - X.mean()) / X.std(), rtol=1e-6)
+    assert scaling.on(CPU, np.float64) is not None and _fit(None, X).on(CPU, np.float64) is None
+
+
+# Undoing: the scale on the device, then the offset on the host, in place.
+def test_undo(X):
+    scaling = _fit("standard", X)
+    scaled = torch.as_tensor((X - scaling.offset) / scaling.scale)
+    values = scaling.on(CPU, np.float64).unscale(scaled).double().numpy()
+    scaling.undo_offset(values)
+    assert_allclose(values, X, rtol=1e-5, atol=1e-4)
+
+
+# X that float32 cannot hold once centred is refused before training.
+def test_float32_reach():
+    X = np.array([[0.0], [1e39]])
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        _fit(None, X).check_float32_reach((X.min(axis=0), X.max(axis=0)))
+
+
+# Losses on [0, 1] refuse scaled data outside it, with a hint that depends on
+# whether the scaling was fitted on these data.
+def test_check_unit_interval():
+    X = np.array([[0.0], [2.0]])
+    scaling = Scaling(None, np.zeros(1), np.ones(1))
+    batches = Batches(X, CPU, scaling=scaling)
+    with pytest.raises(ValueError, match=r"loss='bce' needs X in \[0, 1\].*scaling='auto'"):
+        scaling.check_unit_interval(batches, "loss='bce'", fitted_here=True)
+    with pytest.raises(ValueError, match="outside the range of the data the model was fitted"):
+        scaling.check_unit_interval(batches, "loss='bce'", fitted_here=False)
+    Scaling("minmax", np.zeros(1), np.full(1, 2.0)).check_unit_interval(
+        Batches(X, CPU, scaling=Scaling("minmax", np.zeros(1), np.full(1, 2.0))),
+        "loss='bce'",
+        fitted_here=True,
+    )

@@ -1,0 +1,88 @@
+"""The network's specification: resolved from parameters, built, written and read."""
+
+import numpy as np
+import pytest
+import torch
+
+from skae._networks import LinearShortcut
+from skae._spec import NetworkSpec, check_unchanged, compressing_size
+
+PARAMETERS = dict(
+    n_components="auto",
+    hidden_layer_sizes=None,
+    activation="relu",
+    architecture="mlp",
+    image_shape=None,
+    init="pca",
+)
+
+
+def _resolve(n_features=64, kind="autoencoder", likelihood="mse", **parameters):
+    return NetworkSpec.resolve(
+        {**PARAMETERS, **parameters}, n_features, kind=kind, likelihood=likelihood
+    )
+
+
+# Defaults are filled in and 'auto' resolved: a code of min(32, n_features // 2).
+def test_resolve_defaults():
+    spec = _resolve()
+    assert (spec.n_components, spec.hidden_layer_sizes, spec.image_shape) == (32, (256, 128), None)
+    assert _resolve(6).n_components == compressing_size(32, 6) == 3
+    conv = _resolve(architecture="conv")
+    assert (conv.hidden_layer_sizes, conv.image_shape) == ((32, 64), (1, 8, 8))
+    assert _resolve(12, architecture="conv", image_shape=(3, 4)).image_shape == (1, 3, 4)
+
+
+# Parameters that cannot make a network are named in the error.
+@pytest.mark.parametrize(
+    "n_features, parameters, message",
+    [
+        (10, dict(n_components=11), "n_components=11 must be between 1 and n_features=10"),
+        (10, dict(architecture="conv"), "not a square number"),
+        (64, dict(architecture="conv", image_shape=(3, 5)), r"C\*H\*W equal to n_features=64"),
+        (64, dict(architecture="conv", hidden_layer_sizes=()), "at least one convolution"),
+        (64, dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes must hold positive integers"),
+    ],
+)
+def test_resolve_errors(n_features, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        _resolve(n_features, **parameters)
+
+
+# The network is built from the specification alone, the same for a seed
+# every time, without touching torch's global generator; a VAE's encoder also
+# outputs log-variances; init='pca' adds linear shortcuts.
+def test_build():
+    spec = _resolve(20, n_components=3, hidden_layer_sizes=(8,))
+    state = torch.random.get_rng_state()
+    first, second = spec.build(seed=1), spec.build(seed=1)
+    assert torch.equal(state, torch.random.get_rng_state())
+    for a, b in zip(first.parameters(), second.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert isinstance(first.encoder, LinearShortcut)
+    assert not isinstance(_resolve(20, init="random").build(seed=1).encoder, LinearShortcut)
+    vae = _resolve(20, kind="vae", likelihood="gaussian", n_components=3).build(seed=1)
+    assert vae.encoder(torch.zeros(2, 20)).shape == (2, 6)
+    assert vae.code(torch.zeros(2, 20)).shape == (2, 3)
+
+
+# The written form reads back to an equal specification; anything else is refused.
+def test_json_round_trip_and_refusals():
+    spec = _resolve(architecture="conv", kind="vae", likelihood="bernoulli")
+    assert NetworkSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(ValueError, match="has the fields"):
+        NetworkSpec.from_json({**spec.to_json(), "extra": 1})
+    with pytest.raises(ValueError, match="unknown network kind"):
+        NetworkSpec.from_json({**spec.to_json(), "kind": "gan"})
+    with pytest.raises(ValueError, match="positive integers"):
+        NetworkSpec.from_json({**spec.to_json(), "n_components": -1})
+
+
+# The warm-start check names each parameter that changed, old and new values.
+def test_check_unchanged():
+    fitted = _resolve().as_parameters("loss")
+    check_unchanged(fitted, dict(fitted))
+    changed = _resolve(hidden_layer_sizes=(8,), likelihood="bce").as_parameters("loss")
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes \(256, 128\) -> \(8,\), loss"):
+        check_unchanged(fitted, changed)
+    assert np.all([name in fitted for name in PARAMETERS])
