@@ -182,7 +182,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         -------
         scores : ndarray of shape (n_samples,)
             log p(x | z) + log p(z) with z = encode(x), in nats, in the units
-            of X.
+            of X; -inf, the lowest score, for rows outside [0, 1] with
+            ``loss='bce'`` and for rows so far from the training data that
+            the float32 network overflows on them.
         """
         return super().score_samples(X)
 

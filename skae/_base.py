@@ -3,8 +3,8 @@
 Each concept has its own module: the network's specification
 (:mod:`skae._spec`), the input scaling (:mod:`skae._scaling`), batches and
 their sizes (:mod:`skae._batches`), the loss settings (:mod:`skae._losses`),
-the training loop (:mod:`skae._training`), and the fitted state and its safe
-format (:mod:`skae._persistence`); inputs are checked by
+the training loop (:mod:`skae._training`), the fitted state
+(:mod:`skae._fitted_state`) and its safe format (:mod:`skae._persistence`); inputs are checked by
 :mod:`skae._validation` and summarised by :mod:`skae._statistics`.
 """
 
@@ -28,15 +28,17 @@ from torch import nn
 from typing_extensions import Self  # typing's from Python 3.11 on
 
 from skae._batches import Batches, inference_rows, map_batches, split_rows
+from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
 from skae._losses import Objective
 from skae._networks import widest_activation
 from skae._optimizer import make_optimizer
 from skae._parameters import PARAMETER_CONSTRAINTS
-from skae._persistence import PersistenceMixin, forget_fit
-from skae._scaling import Scaling
+from skae._persistence import PersistenceMixin
+from skae._scaling import Scaling, lowest_outside_unit_interval
 from skae._spec import NetworkSpec, check_unchanged
-from skae._statistics import RowMoments, logit, min_max, pca_start
+from skae._statistics import RowMoments, check_codes_vary, logit, min_max, pca_start
+from skae._threads import TORCH_CALLS
 from skae._training import History, TrainingOptions, train, warn_not_converged
 from skae._validation import (
     MatrixLike,
@@ -131,6 +133,10 @@ class BaseAutoencoder(
     def fit(self, X: MatrixLike, y: object = None) -> Self:
         """Fit the autoencoder to X.
 
+        A fit is all or nothing: if anything stops it (an error, a
+        ``KeyboardInterrupt``), a fresh fit leaves the estimator unfitted and
+        a warm start leaves the model exactly as it was.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -144,8 +150,6 @@ class BaseAutoencoder(
             The fitted estimator.
         """
         reset = not (self.warm_start and hasattr(self, "network_"))
-        if not reset:  # each fit judges convergence anew: its parameters may have changed
-            self._history.restart()
         self._fit(
             X,
             reset=reset,
@@ -172,7 +176,8 @@ class BaseAutoencoder(
         data with that of the earlier calls since the last ``fit`` (whose own
         data count too), each encoded as the network was after its call, so
         that a small last chunk does not decide them. Early stopping does not
-        apply to ``partial_fit``.
+        apply to ``partial_fit``. An interrupted call leaves the model as it
+        was before it.
 
         Parameters
         ----------
@@ -241,29 +246,30 @@ class BaseAutoencoder(
                 f"X has {Z.shape[1]} features, but inverse_transform expects codes "
                 f"of n_components={self.n_components_} features, as fitted."
             )
-        placed = self._scaling.on(self.device_, np.float32)
-
-        def decode(z: torch.Tensor) -> torch.Tensor:
-            x = self.network_.decode(z)
-            return x if placed is None else placed.unscale(x)
-
+        decode = self._scaling.undone_on_device(self.network_.decode, self.device_)
         self.network_.eval()
         decoded = np.empty((len(Z), self.n_features_in_), dtype=output_dtype(Z.dtype))
         out = torch.from_numpy(decoded)
         map_batches(decode, Batches(Z, self.device_), self._inference_rows, out=out)
         check_finite(out, "outputs")
-        self._scaling.undo_offset(decoded)
+        self._scaling.undo_on_host(decoded)
         return decoded
 
     def score_samples(self, X: MatrixLike) -> np.ndarray:
-        """Per-sample score: higher means more typical of the training data."""
+        """Per-sample score: higher means more typical of the training data; -inf
+        for rows the model gives no density (outside [0, 1] for ``loss='bce'``
+        and ``likelihood='bernoulli'``) or so far from the training data that
+        the float32 network overflows."""
         check_is_fitted(self)
         X = self._validate(X, reset=False)
-        batches = self._batches(X)
-        self._check_bounds(batches, fitted_here=False)
+        scorer = self._batch_scorer()
+        if self._unit_interval_loss is not None:  # no likelihood outside [0, 1]
+            scorer = lowest_outside_unit_interval(scorer)
         self.network_.eval()
-        scores = map_batches(self._batch_scorer(), batches, self._score_batch_size)
-        return check_finite(scores, "scores").double().numpy()
+        scores = map_batches(scorer, self._batches(X), self._score_batch_size)
+        # A finite row that overflows the float32 network is the least typical of all.
+        scores = torch.nan_to_num(scores.double(), nan=-np.inf, posinf=-np.inf, neginf=-np.inf)
+        return scores.numpy()
 
     def score(self, X: MatrixLike, y: object = None) -> float:
         """Mean of :meth:`score_samples`, so that model selection needs no scorer.
@@ -297,12 +303,18 @@ class BaseAutoencoder(
     # Fitting
 
     def _fit(self, X, *, reset: bool, **training):
-        try:
-            return self._train(X, reset=reset, **training)
-        except Exception:
-            if reset:  # a failed fresh fit leaves no model that looks fitted
-                forget_fit(self)
-            raise
+        """Train, all or nothing (see :meth:`fit`)."""
+        before = None if reset else copy_fitted_state(self)
+        # One count for the whole fit: its PCA start and summaries compute with torch too.
+        with TORCH_CALLS.running():
+            try:
+                return self._train(X, reset=reset, **training)
+            except BaseException:
+                if reset:
+                    forget_fit(self)
+                else:
+                    restore_fitted_state(self, before)
+                raise
 
     def _train(
         self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool, accumulate: bool
@@ -313,11 +325,14 @@ class BaseAutoencoder(
         check_noise_level(self.noise, self.noise_level)
         X = self._validate(X, reset=reset)
         n_validation = validation_size(self.validation_fraction, X.shape[0]) if validate else 0
+        extremes = min_max(X)  # one pass, for the scaling and the float32 check
         if reset:
-            self._initialize(X)
+            self._initialize(X, extremes)
         else:
             self._check_spec_unchanged()
-            self._scaling.check_float32_reach(min_max(X))
+            self._scaling.check_float32_reach(extremes)
+            if not accumulate:  # each fit judges convergence anew: its parameters may have changed
+                self._history.restart()
         for group in self.optimizer_.param_groups:  # set_params takes effect on warm starts
             group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
             group["weight_decay"] = self.alpha
@@ -325,17 +340,19 @@ class BaseAutoencoder(
         X = row_major(X)
         train_rows, validation_rows = split_rows(self._rng, X.shape[0], n_validation)
         batches = self._batches(X, train_rows)
-        self._check_bounds(batches, fitted_here=reset)
+        self._scaling.check_unit_interval(batches, self._unit_interval_loss, fitted_here=reset)
         validation = self._batches(X, validation_rows) if validate else None
         options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
         seed = self._draw_seed()
         history = train(
             self.network_, self.optimizer_, batches, validation, options, self._history, seed
         )
-        self._record_history(history)
+        vars(self).update(history.fitted_attributes())
         if reset or not accumulate:
             self._moments = {}
         self._summarize_fit(batches, validation)
+        if np.any(extremes[0] < extremes[1]):
+            check_codes_vary(self._moments["codes"])
         return self
 
     def _training_options(
@@ -357,14 +374,6 @@ class BaseAutoencoder(
             verbose=max(self.verbose, 2) if one_epoch_calls and self.verbose else self.verbose,
             objective=self._objective(),
         )
-
-    def _record_history(self, history: History) -> None:
-        """The fitted attributes that describe training."""
-        self.loss_curve_ = list(history.loss_curve)
-        self.validation_loss_curve_ = list(history.validation_loss_curve)
-        self.best_loss_ = history.best_loss
-        self.best_epoch_ = history.best_epoch
-        self.n_iter_ = history.n_iter
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
         """`moments` of this call's rows, pooled with those summarised since
@@ -395,12 +404,12 @@ class BaseAutoencoder(
             },
         )
 
-    def _initialize(self, X) -> None:
-        """Everything that a fresh fit resolves from the parameters and the data."""
+    def _initialize(self, X, extremes: tuple[np.ndarray, np.ndarray]) -> None:
+        """Everything that a fresh fit resolves from the parameters and the data
+        (whose column minima and maxima are `extremes`)."""
         self._spec = self._resolve_spec(X.shape[1])
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
-        extremes = min_max(X)  # one pass, for the scaling and the float32 check
         kind = Scaling.choose(self.scaling, self._unit_interval_loss is not None, extremes)
         self._scaling = Scaling.fit(kind, X, extremes)
         self._scaling.check_float32_reach(extremes)
@@ -440,13 +449,6 @@ class BaseAutoencoder(
     def _batches(self, X, rows=None, device: torch.device | None = None) -> Batches:
         return Batches(X, device or self.device_, rows, self._scaling)
 
-    def _check_bounds(self, batches: Batches, *, fitted_here: bool) -> None:
-        """Cross-entropy and Bernoulli likelihoods are defined for targets in [0, 1]."""
-        if self._unit_interval_loss is not None:
-            self._scaling.check_unit_interval(
-                batches, self._unit_interval_loss, fitted_here=fitted_here
-            )
-
     @property
     def _inference_rows(self) -> int:
         return inference_rows(self.device_, self._widest_activation, self.n_features_in_)
@@ -454,4 +456,3 @@ class BaseAutoencoder(
     @property
     def _score_batch_size(self) -> int:
         return self._inference_rows
-

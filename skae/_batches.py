@@ -17,6 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from skae._threads import TORCH_CALLS
+
 # Rows per pass of the range check of losses on [0, 1] and of the fitted
 # summaries (a fixed size: the fitted attributes' float32 sums do not depend
 # on the device's batch rule), and the least rows per inference batch on a
@@ -39,12 +41,30 @@ class Scaler(Protocol):
 @dataclass(frozen=True, eq=False)
 class PlacedScaling:
     """A fitted scaling (:class:`skae._scaling.Scaling`) placed for batches on
-    a device: the offset in the host data's precision, the offset and scale
-    as float32 device tensors."""
+    a device.
+
+    Attributes
+    ----------
+    host_offset : ndarray
+        Subtracted on the host, in the data's precision (float64 with `host_scale`).
+    offset : torch.Tensor
+        The offset on the device, in float32.
+    scale : torch.Tensor
+        Divides the centred batch on the device, in float32 (1 for the
+        features of `host_scale`).
+    host_scale : ndarray or None
+        For features whose scale float32 cannot hold (data in tiny units),
+        the float64 scale that divides them on the host, else 1; None when
+        there are none.
+    device : torch.device
+    pin : bool
+        Whether batches go through pinned memory.
+    """
 
     host_offset: np.ndarray
     offset: torch.Tensor
     scale: torch.Tensor
+    host_scale: np.ndarray | None
     device: torch.device
     pin: bool
 
@@ -54,28 +74,39 @@ class PlacedScaling:
         The offset is subtracted on the host in the data's precision, as the
         batch is converted to float32: converted first, a feature whose offset
         dwarfs its spread (a timestamp) would lose that spread to rounding.
-        The division runs on the device.
+        The division runs on the device, but for features in tiny units.
         """
         centred = torch.empty(batch.shape, dtype=torch.float32, pin_memory=self.pin)
         # NumPy casts to the output in small buffers, where torch.sub(out=)
         # would first make a float64 copy of a float64 batch. Values beyond
         # float32 become inf, which the estimators report.
         with np.errstate(over="ignore"):
-            np.subtract(batch.numpy(), self.host_offset, out=centred.numpy(), casting="same_kind")
+            values, out = batch.numpy(), centred.numpy()
+            if self.host_scale is None:
+                np.subtract(values, self.host_offset, out=out, casting="same_kind")
+            else:
+                exact = np.subtract(values, self.host_offset, dtype=np.float64)
+                np.divide(exact, self.host_scale, out=out, casting="same_kind")
         return centred.to(self.device, torch.float32, non_blocking=True) / self.scale
 
     def unscale(self, x: torch.Tensor) -> torch.Tensor:
-        """Scaled values back to X's units, but for the offset (see
-        :meth:`skae._scaling.Scaling.undo_offset`)."""
+        """Scaled values back towards X's units on the device; the host's
+        part and the offset follow (:meth:`skae._scaling.Scaling.undo_on_host`)."""
         return x * self.scale
 
     def in_scaled_units(self, level: float) -> torch.Tensor:
         """A length `level` in X's units, per feature in scaled units."""
-        return level / self.scale
+        if self.host_scale is None:
+            return level / self.scale
+        scale = self.scale.double().cpu().numpy() * self.host_scale
+        return torch.as_tensor(level / scale, dtype=torch.float32, device=self.device)
 
     def scaled_zero(self) -> torch.Tensor:
         """Where X's zero lies after scaling, per feature."""
-        return -self.offset / self.scale
+        if self.host_scale is None:
+            return -self.offset / self.scale
+        scale = self.scale.double().cpu().numpy() * self.host_scale
+        return torch.as_tensor(-self.host_offset / scale, dtype=torch.float32, device=self.device)
 
 
 class Batches:
@@ -176,7 +207,7 @@ def map_batches(
     "Inference memory").
     """
     outputs, start = out, 0
-    with torch.inference_mode():
+    with TORCH_CALLS.running(), torch.inference_mode():
         for batch in batches.iterate(batch_size):
             values = function(batch)
             if outputs is None:
@@ -195,7 +226,7 @@ def fold_batches(
     """``function`` of each batch under ``inference_mode``, folded by ``combine``
     as it goes (e.g. ``torch.add`` for a sum), on the batches' device."""
     result = None
-    with torch.inference_mode():
+    with TORCH_CALLS.running(), torch.inference_mode():
         for batch in batches.iterate(batch_size):
             value = function(batch)
             result = value if result is None else combine(result, value)
@@ -220,9 +251,7 @@ def inference_rows(device: torch.device, widest_activation: int, n_features: int
     return gpu_batch_rows(n_features)
 
 
-def score_rows(
-    device: torch.device, widest_activation: int, n_features: int, n_draws: int
-) -> int:
+def score_rows(device: torch.device, widest_activation: int, n_features: int, n_draws: int) -> int:
     """Samples per batch of VAE scores, each decoded `n_draws` times."""
     if device.type == "cpu":
         return cpu_batch_rows(widest_activation * n_draws)

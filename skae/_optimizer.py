@@ -7,12 +7,12 @@ loading (:mod:`skae._persistence`), which rebuilds the optimiser of a network.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
+
+from skae._threads import TORCH_CALLS
 
 
 def make_optimizer(
@@ -46,10 +46,8 @@ def optimizer_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
     are split on vector boundaries, so the result is bit for bit the same.
 
     torch's thread count is the whole process's, so the step does this only
-    while no other fit trains (`ACTIVE_FITS`): fits in concurrent threads
-    (a search's threading backend) would otherwise run some of their
-    operations on one thread, and round differently, or keep a count that
-    another fit had lowered.
+    while this fit is skae's one computation with torch
+    (:data:`skae._threads.TORCH_CALLS`).
     """
     params = [p for group in optimizer.param_groups for p in group["params"]]
     fused = any(group.get("fused") for group in optimizer.param_groups)
@@ -59,8 +57,8 @@ def optimizer_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
         return optimizer.step
 
     def step() -> None:
-        with ACTIVE_FITS.lock:  # no fit starts while the count is lowered
-            if ACTIVE_FITS.count == 1:
+        with TORCH_CALLS.lock:  # nothing starts while the count is lowered
+            if TORCH_CALLS.count == 1:
                 threads = torch.get_num_threads()
                 torch.set_num_threads(1)
                 try:
@@ -71,27 +69,6 @@ def optimizer_step(optimizer: torch.optim.Optimizer) -> Callable[[], object]:
         optimizer.step()
 
     return step
-
-
-class ActiveFits:
-    """How many calls of `train` are running in this process, under a lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.count = 0
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        with self.lock:
-            self.count += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.count -= 1
-
-
-ACTIVE_FITS = ActiveFits()
 
 
 # Magnitudes below which a weight or an Adam moment is set to zero (see

@@ -26,6 +26,7 @@ from safetensors.torch import save_file
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from skae._fitted_state import fitted_state
 from skae._networks import widest_activation
 from skae._optimizer import make_optimizer
 from skae._scaling import Scaling
@@ -38,8 +39,6 @@ from skae._version import __version__
 FORMAT, FORMAT_VERSION = "skae", 1
 # The estimators that load() builds, by class name; only skae's classes register.
 ESTIMATORS: dict[str, type] = {}
-# Fitted attributes set by scikit-learn's validate_data (the first is always set).
-FEATURE_STATE = ("n_features_in_", "feature_names_in_")
 # scikit-learn's configuration of an estimator (set_output) that a file keeps.
 CONFIG_STATE = ("_sklearn_output_config",)
 
@@ -54,17 +53,6 @@ def register(cls: type) -> type:
     """Let :func:`load` build `cls` (a class decorator)."""
     ESTIMATORS[cls.__name__] = cls
     return cls
-
-
-def fitted_state(estimator) -> tuple[str, ...]:
-    """The names of the attributes that fit set on `estimator`."""
-    return (*FEATURE_STATE, *type(estimator)._fitted_state)
-
-
-def forget_fit(estimator) -> None:
-    """Delete what fit set, so that a failed fit leaves no model that looks fitted."""
-    for name in fitted_state(estimator):
-        vars(estimator).pop(name, None)
 
 
 class PersistenceMixin:
@@ -121,8 +109,11 @@ def save(estimator, path: str | os.PathLike) -> None:
     """Write `estimator` (fitted) to `path` in the safe format."""
     tensors: dict[str, torch.Tensor] = {}
     encoder = _Encoder(tensors)
-    state = {name: getattr(estimator, name) for name in fitted_state(estimator)
-             if hasattr(estimator, name)}
+    state = {
+        name: getattr(estimator, name)
+        for name in fitted_state(estimator)
+        if hasattr(estimator, name)
+    }
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -414,9 +405,7 @@ def _restore_network(estimator, state: dict, device) -> None:
     state["device_"] = target
     state["network_"] = network = network.to(target)
     state["_widest_activation"] = widest_activation(network, spec.n_features)
-    optimizer = make_optimizer(
-        network, estimator.learning_rate_init, estimator.alpha, target
-    )
+    optimizer = make_optimizer(network, estimator.learning_rate_init, estimator.alpha, target)
     saved = _tagged(state["optimizer_"], "optimizer")
     _check_optimizer(optimizer, saved)
     optimizer.load_state_dict(saved)

@@ -7,6 +7,7 @@ estimators, the batch streamer and the denoising corruption alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,26 @@ SCALINGS = ("standard", "global", "minmax", "global_minmax")
 RANGE_SCALINGS = ("minmax", "global_minmax")  # the scalings that map X's range to [0, 1]
 # How far (in scaled units) values may stray outside [0, 1] for a loss on [0, 1].
 UNIT_INTERVAL_SLACK = 1e-5
+# Scales below this divide on the host, in float64: float32 would hold values
+# of that size with less than its 24 bits, or not at all (subnormal numbers
+# start at 1.2e-38).
+HOST_SCALE_BELOW = 1e-30
+# The least spread of X that can be scaled: the densities need the squares of
+# deviations, and of noise variances a millionth of them, as normal float64.
+MIN_SPREAD = 1e-150
+
+
+def lowest_outside_unit_interval(
+    scorer: Callable[[torch.Tensor], torch.Tensor],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`scorer` of scaled batches, but -inf for rows with a value outside [0, 1],
+    where a Bernoulli model or cross-entropy has no likelihood."""
+
+    def score(x: torch.Tensor) -> torch.Tensor:
+        outside = ((x < -UNIT_INTERVAL_SLACK) | (x > 1 + UNIT_INTERVAL_SLACK)).any(dim=1)
+        return scorer(x).masked_fill(outside, -torch.inf)
+
+    return score
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,12 +71,17 @@ class Scaling:
         if not unit_interval:
             return "global"
         low, high = extremes
-        return None if low.min() >= 0 and high.max() <= 1 else "global_minmax"
+        spread = high.max() - low.min()
+        # X in tiny units needs a scale, even inside [0, 1].
+        if low.min() >= 0 and high.max() <= 1 and not 0 < spread < HOST_SCALE_BELOW:
+            return None
+        return "global_minmax"
 
     @classmethod
     def fit(cls, kind: str | None, X, extremes: tuple[np.ndarray, np.ndarray]) -> Scaling:
         """The scaling of this `kind` for X, whose column minima and maxima are `extremes`."""
         n_features = X.shape[1]
+        _check_spread(kind, extremes)
         if kind is None:
             return cls(None, np.zeros(n_features), np.ones(n_features))
         if kind in RANGE_SCALINGS:
@@ -76,9 +102,7 @@ class Scaling:
             # relative to the mean, so that data in tiny units is scaled.
             n = X.shape[0]
             constant = variance <= n * EPS * variance + (n * offset * EPS) ** 2
-        # Constant features keep their values; so do those whose scale float32 cannot hold.
-        unusable = constant | (scale < np.finfo(np.float32).tiny)
-        return cls(kind, offset, np.where(unusable, 1.0, scale))
+        return cls(kind, offset, np.where(constant, 1.0, scale))  # constant features stay
 
     @property
     def log_jacobian(self) -> float:
@@ -101,28 +125,51 @@ class Scaling:
         (through pinned memory with `pin`); None for the identity."""
         if self.kind is None:
             return None
+        on_host = self.scale < HOST_SCALE_BELOW
+        host_scale = np.where(on_host, self.scale, 1.0) if on_host.any() else None
+        host_offset = self.offset.astype(np.float64 if on_host.any() else host_dtype)
         offset, scale = (
             torch.as_tensor(values, dtype=torch.float32, device=device)
-            for values in (self.offset, self.scale)
+            for values in (self.offset, np.where(on_host, 1.0, self.scale))
         )
-        return PlacedScaling(np.asarray(self.offset, dtype=host_dtype), offset, scale, device, pin)
+        return PlacedScaling(host_offset, offset, scale, host_scale, device, pin)
 
-    def undo_offset(self, values: np.ndarray) -> None:
-        """Add the offset back to scaled-back `values` in place, in their precision
-        (for the reason of :meth:`PlacedScaling.apply`)."""
-        if self.kind is not None:
-            values += self.offset.astype(values.dtype)
+    def undone_on_device(
+        self, function: Callable[[torch.Tensor], torch.Tensor], device: torch.device
+    ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """`function` (giving scaled values on `device`) followed by the part of
+        undoing the scaling that runs on the device; :meth:`undo_on_host` ends it."""
+        placed = self.on(device, np.float32)
+        if placed is None:
+            return function
+        return lambda z: placed.unscale(function(z))
 
-    def check_unit_interval(self, batches: Batches, setting: str, *, fitted_here: bool) -> None:
+    def undo_on_host(self, values: np.ndarray) -> None:
+        """Finish undoing the scaling of `values` (scaled back on the device by
+        :meth:`PlacedScaling.unscale`) in place, in their precision: the scale
+        of features in tiny units, and the offset (for the reason of
+        :meth:`PlacedScaling.apply`)."""
+        if self.kind is None:
+            return
+        on_host = self.scale < HOST_SCALE_BELOW
+        if on_host.any():
+            values *= np.where(on_host, self.scale, 1.0).astype(values.dtype)
+        values += self.offset.astype(values.dtype)
+
+    def check_unit_interval(
+        self, batches: Batches, setting: str | None, *, fitted_here: bool
+    ) -> None:
         """Cross-entropy and Bernoulli likelihoods (`setting`, e.g.
-        "loss='bce'") are defined for targets in [0, 1]: raise if the scaled
-        `batches` leave it.
+        "loss='bce'"; None for other losses) are defined for targets in
+        [0, 1]: raise if the scaled `batches` leave it.
 
         `fitted_here`: the scaling was fitted on these data, so only another
         scaling can bring them into [0, 1]; otherwise the model was fitted on
         data that were in [0, 1] after this scaling, and these lie outside
         their range.
         """
+        if setting is None:
+            return
         # The smallest of (min, -max) over the batches: the least and greatest value.
         low_and_minus_high = fold_batches(
             lambda x: torch.stack([x.min(), -x.max()]), torch.minimum, batches, INFERENCE_BATCH_SIZE
@@ -141,4 +188,26 @@ class Scaling:
         raise ValueError(
             f"{setting} needs X in [0, 1] (after scaling={self.kind!r}),"
             f" but X ranges over [{low:.4g}, {high:.4g}]. {hint}"
+        )
+
+
+def _check_spread(kind: str | None, extremes: tuple[np.ndarray, np.ndarray]) -> None:
+    """Refuse X that varies too little to be scaled by `kind` (`extremes`:
+    its column minima and maxima): below MIN_SPREAD, or unscaled, below what
+    the float32 networks resolve."""
+    low, high = extremes
+    spread = (high - low).astype(np.float64)
+    per_feature = kind in ("standard", "minmax")
+    least = spread[spread > 0].min(initial=np.inf) if per_feature else spread.max(initial=0.0)
+    limit = HOST_SCALE_BELOW if kind is None else MIN_SPREAD
+    if 0 < least < limit:
+        reason = (
+            "the float32 networks cannot resolve it unscaled; use scaling='auto'"
+            if kind is None
+            else "float64 cannot hold the squared deviations that the scaling and the scores need"
+        )
+        raise ValueError(
+            f"{'Some features vary' if per_feature else 'X varies'} by only {least:.3g}, "
+            f"less than {limit:g}, too little for scaling={kind!r}: {reason}. "
+            "Multiply X by a power of ten first (e.g. X * 1e200)."
         )

@@ -4,6 +4,7 @@ variances (in chunks for C-ordered X), and moments that pool over
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,19 @@ class RowMoments:
             spread = np.outer(delta, delta) * (self.count * other.count / count)
             covariance = (pooled + spread) / count
         return RowMoments(count, mean, covariance)
+
+
+def check_codes_vary(codes: RowMoments) -> None:
+    """Warn when the training codes (their moments) are all the same although X
+    varies: the model then tells no sample from another."""
+    if not np.any(np.diag(codes.covariance) > 0):
+        warnings.warn(
+            "The fitted model encodes every training sample to the same code although "
+            "X varies: it is degenerate. Check the scale of X (scaling=None passes it "
+            "as it is) and the training parameters.",
+            UserWarning,
+            stacklevel=5,
+        )
 
 
 def min_max(X) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 from skae._batches import Batches, map_batches
 from skae._losses import Objective, corrupt, trimmed_mean
 from skae._optimizer import (
-    ACTIVE_FITS,
     NEGLIGIBLE_MOMENT,
     NEGLIGIBLE_WEIGHT,
     moment_tensors,
@@ -55,6 +54,16 @@ class History:
     def n_iter(self) -> int:
         return len(self.loss_curve)
 
+    def fitted_attributes(self) -> dict[str, object]:
+        """The estimators' fitted attributes that describe training."""
+        return {
+            "loss_curve_": list(self.loss_curve),
+            "validation_loss_curve_": list(self.validation_loss_curve),
+            "best_loss_": self.best_loss,
+            "best_epoch_": self.best_epoch,
+            "n_iter_": self.n_iter,
+        }
+
 
 @dataclass
 class TrainingOptions:
@@ -80,9 +89,7 @@ class TrainingOptions:
 # generator of the corruption and posterior draws; returns the batch's loss,
 # detached. Made by a StepFactory once per call of `train`.
 TrainingStep = Callable[[torch.Tensor, Objective, torch.Generator], torch.Tensor]
-StepFactory = Callable[
-    [nn.Module, torch.optim.Optimizer, Batches, "TrainingOptions"], TrainingStep
-]
+StepFactory = Callable[[nn.Module, torch.optim.Optimizer, Batches, "TrainingOptions"], TrainingStep]
 
 
 def gradient_step(
@@ -116,6 +123,7 @@ def gradient_step(
 # The adaptive schedule divides the learning rate by this at each plateau, and
 # stops at or below the floor (scikit-learn's MLP values).
 LEARNING_RATE_DIVISOR, LEARNING_RATE_FLOOR = 5.0, 1e-6
+
 
 def _epoch(
     step: TrainingStep,
@@ -191,12 +199,9 @@ def train(
         network, optimizer, train_batches, validation_batches, options, history, seed, make_step
     )
     history.converged = False
-    with (
-        ACTIVE_FITS.running(),
-        tqdm(
-            total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
-        ) as progress,
-    ):
+    with tqdm(
+        total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
+    ) as progress:
         for _ in range(options.max_epochs):
             stalled = run.epoch()
             _report(progress, options.verbose, history)
@@ -224,15 +229,13 @@ class _TrainingRun:
     make_step: StepFactory
 
     def __post_init__(self) -> None:
-        self.step = self.make_step(
-            self.network, self.optimizer, self.train_batches, self.options
-        )
+        self.step = self.make_step(self.network, self.optimizer, self.train_batches, self.options)
         self.shuffle_generator = torch.Generator().manual_seed(self.seed)
         # Drives the input corruption and, for a VAE, the posterior draws.
         device = self.train_batches.device
         self.draw_generator = torch.Generator(device=device).manual_seed(self.seed + 1)
-        self.initial_state = _snapshot(self.network.state_dict())
-        self.initial_optimizer_state = _snapshot(self.optimizer.state_dict())
+        self.initial_state = copy_state(self.network.state_dict())
+        self.initial_optimizer_state = copy_state(self.optimizer.state_dict())
         # The loss before this call's first step (not an earlier call's: a
         # partial_fit stream's chunks may differ in scale), first on one batch.
         self.start_loss: float | None = None
@@ -314,7 +317,7 @@ class _TrainingRun:
             history.best_loss, history.best_epoch = monitored, epoch + 1
             history.n_epochs_no_improvement = 0
             if self.validation_batches is not None:
-                self.best_state = _snapshot(self.network.state_dict())
+                self.best_state = copy_state(self.network.state_dict())
         else:
             history.n_epochs_no_improvement += 1
 
@@ -344,7 +347,7 @@ def _starting_loss(
 ) -> float:
     """The mean loss over `batches` of the network in `initial_state`; the
     network is left as it was."""
-    current = _snapshot(network.state_dict())
+    current = copy_state(network.state_dict())
     network.load_state_dict(initial_state)
     try:
         return evaluate_loss(network, batches, options, seed)
@@ -374,14 +377,14 @@ def _lower_learning_rate(optimizer: torch.optim.Optimizer, options: TrainingOpti
     return True
 
 
-def _snapshot(state):
+def copy_state(state):
     """A copy of a ``state_dict`` that training does not change: its tensors
     cloned, the rest shared or copied. A fraction of ``copy.deepcopy``'s cost,
     which ``partial_fit`` pays on every call."""
     if isinstance(state, dict):
-        return {key: _snapshot(value) for key, value in state.items()}
+        return {key: copy_state(value) for key, value in state.items()}
     if isinstance(state, list):
-        return [_snapshot(value) for value in state]
+        return [copy_state(value) for value in state]
     return state.detach().clone() if isinstance(state, torch.Tensor) else state
 
 

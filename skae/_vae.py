@@ -210,7 +210,10 @@ class VAETransformer(BaseAutoencoder):
         -------
         log_likelihood : ndarray of shape (n_samples,)
             The IWAE lower bound with `n_importance_samples` draws, as a log-density
-            of X in its own units (the internal scaling's Jacobian included).
+            of X in its own units (the internal scaling's Jacobian included);
+            -inf, the lowest score, for rows outside [0, 1] with
+            ``likelihood='bernoulli'`` and for rows so far from the training
+            data that the float32 network overflows on them.
         """
         if not get_config()["skip_parameter_validation"]:  # it may be set after fit
             validate_parameter_constraints(
@@ -275,4 +278,3 @@ class VAETransformer(BaseAutoencoder):
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))
-

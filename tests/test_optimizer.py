@@ -6,7 +6,8 @@ import torch
 from conftest import FAST
 from skae import AutoencoderTransformer
 from skae._networks import mlp
-from skae._optimizer import ACTIVE_FITS, make_optimizer, optimizer_step, zero_negligible
+from skae._optimizer import make_optimizer, optimizer_step, zero_negligible
+from skae._threads import TORCH_CALLS
 
 
 # Adam is fused on the CPU, with the given learning rate and weight decay.
@@ -36,7 +37,7 @@ def test_one_thread_step_only_while_alone(small_X, monkeypatch):
     AutoencoderTransformer(**FAST).fit(small_X)
     assert calls[:2] == [1, torch.get_num_threads()]
     calls.clear()
-    with ACTIVE_FITS.running():  # as a fit in another thread does
+    with TORCH_CALLS.running():  # as a fit or transform in another thread does
         AutoencoderTransformer(**FAST).fit(small_X)
     assert calls == []
 

@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 import skae
 from conftest import FAST
 from skae import AutoencoderTransformer, InconsistentVersionWarning, VAETransformer
-from skae._persistence import fitted_state
+from skae._fitted_state import fitted_state
 
 MODELS = {
     "ae-mlp": (AutoencoderTransformer, dict(n_components=4)),

@@ -50,10 +50,29 @@ def test_fit_kinds(X):
     assert_array_equal(identity.offset, 0) and assert_array_equal(identity.scale, 1)
 
 
-# A scale that float32 cannot hold (below its smallest normal) is left at 1.
-def test_unusable_scale_is_one():
-    X = np.array([[0.0, 0.0], [1e-39, 1.0]])
-    assert _fit("minmax", X).scale.tolist() == [1.0, 1.0]
+# A scale that float32 cannot hold (data in tiny units) divides on the host,
+# in float64, and is undone there: the networks see the usual values.
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiny_scales_divide_on_the_host(dtype):
+    X = np.array([[0.0, 0.0], [3e-39, 1.0], [6e-39, 2.0]]).astype(dtype)
+    scaling = _fit("minmax", X)
+    assert_allclose(scaling.scale, [6e-39, 2.0], rtol=1e-6)
+    batch = Batches(X, CPU, scaling=scaling).take(torch.arange(3))
+    assert_allclose(batch.numpy(), [[0, 0], [0.5, 0.5], [1, 1]], rtol=1e-6)
+    values = scaling.on(CPU, dtype).unscale(batch).double().numpy()
+    scaling.undo_on_host(values)
+    assert_allclose(values, X, rtol=1e-6)
+
+
+# X that varies too little for any scaling, or for none, is refused.
+def test_too_little_spread():
+    X = np.array([[0.0], [1e-200]])
+    with pytest.raises(ValueError, match="X varies by only 1e-200"):
+        _fit("global", X)
+    with pytest.raises(ValueError, match="Some features vary by only 1e-200"):
+        _fit("standard", np.hstack([X, [[0.0], [1.0]]]))
+    with pytest.raises(ValueError, match="cannot resolve it unscaled"):
+        _fit(None, X * 1e160)
 
 
 # The log-Jacobian converts densities of scaled data to X's units.
@@ -79,7 +98,7 @@ def test_undo(X):
     scaling = _fit("standard", X)
     scaled = torch.as_tensor((X - scaling.offset) / scaling.scale)
     values = scaling.on(CPU, np.float64).unscale(scaled).double().numpy()
-    scaling.undo_offset(values)
+    scaling.undo_on_host(values)
     assert_allclose(values, X, rtol=1e-5, atol=1e-4)
 
 

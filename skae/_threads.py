@@ -1,0 +1,35 @@
+"""The count of skae computations running torch in this process.
+
+torch's intra-op thread count is the whole process's, so a training step may
+lower it (:func:`skae._optimizer.optimizer_step`) only while nothing else of
+skae computes with torch: an encoding, a score or another fit in a concurrent
+thread (a search's threading backend) would otherwise run some of its
+operations on one thread, and round differently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+
+class RunningCount:
+    """How many skae computations with torch are running, under a lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        with self.lock:
+            self.count += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.count -= 1
+
+
+TORCH_CALLS = RunningCount()
