@@ -4,8 +4,9 @@ Each concept has its own module: the network's specification
 (:mod:`skae._spec`), the input scaling (:mod:`skae._scaling`), batches and
 their sizes (:mod:`skae._batches`), the loss settings (:mod:`skae._losses`),
 the training loop (:mod:`skae._training`), the fitted state
-(:mod:`skae._fitted_state`) and its safe format (:mod:`skae._persistence`); inputs are checked by
-:mod:`skae._validation` and summarised by :mod:`skae._statistics`.
+(:mod:`skae._fitted_state`) and its safe format (:mod:`skae._persistence`);
+inputs are checked by :mod:`skae._validation` and summarised by
+:mod:`skae._statistics`.
 """
 
 from __future__ import annotations
