@@ -98,15 +98,20 @@ class PlacedScaling:
         """A length `level` in X's units, per feature in scaled units."""
         if self.host_scale is None:
             return level / self.scale
-        scale = self.scale.double().cpu().numpy() * self.host_scale
-        return torch.as_tensor(level / scale, dtype=torch.float32, device=self.device)
+        return self._on_device(level / self._whole_scale())
 
     def scaled_zero(self) -> torch.Tensor:
         """Where X's zero lies after scaling, per feature."""
         if self.host_scale is None:
             return -self.offset / self.scale
-        scale = self.scale.double().cpu().numpy() * self.host_scale
-        return torch.as_tensor(-self.host_offset / scale, dtype=torch.float32, device=self.device)
+        return self._on_device(-self.host_offset / self._whole_scale())
+
+    def _whole_scale(self) -> np.ndarray:
+        """The device's and the host's scales together, in float64."""
+        return self.scale.double().cpu().numpy() * self.host_scale
+
+    def _on_device(self, values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float32, device=self.device)
 
 
 class Batches:

@@ -125,14 +125,21 @@ class Scaling:
         (through pinned memory with `pin`); None for the identity."""
         if self.kind is None:
             return None
-        on_host = self.scale < HOST_SCALE_BELOW
-        host_scale = np.where(on_host, self.scale, 1.0) if on_host.any() else None
-        host_offset = self.offset.astype(np.float64 if on_host.any() else host_dtype)
+        host_scale = self._host_scale
+        host_offset = self.offset.astype(host_dtype if host_scale is None else np.float64)
+        device_scale = self.scale if host_scale is None else self.scale / host_scale
         offset, scale = (
             torch.as_tensor(values, dtype=torch.float32, device=device)
-            for values in (self.offset, np.where(on_host, 1.0, self.scale))
+            for values in (self.offset, device_scale)
         )
         return PlacedScaling(host_offset, offset, scale, host_scale, device, pin)
+
+    @property
+    def _host_scale(self) -> np.ndarray | None:
+        """The scale of the features in tiny units (1 for the others), which
+        divides them on the host; None when there are none."""
+        on_host = self.scale < HOST_SCALE_BELOW
+        return np.where(on_host, self.scale, 1.0) if on_host.any() else None
 
     def undone_on_device(
         self, function: Callable[[torch.Tensor], torch.Tensor], device: torch.device
@@ -151,9 +158,8 @@ class Scaling:
         :meth:`PlacedScaling.apply`)."""
         if self.kind is None:
             return
-        on_host = self.scale < HOST_SCALE_BELOW
-        if on_host.any():
-            values *= np.where(on_host, self.scale, 1.0).astype(values.dtype)
+        if self._host_scale is not None:
+            values *= self._host_scale.astype(values.dtype)
         values += self.offset.astype(values.dtype)
 
     def check_unit_interval(
