@@ -2,12 +2,15 @@
 
 from skae._autoencoder import AutoencoderTransformer
 from skae._persistence import InconsistentVersionWarning, load
+from skae._user_networks import Network, UntrustedNetworkError
 from skae._vae import VAETransformer
 from skae._version import __version__
 
 __all__ = [
     "AutoencoderTransformer",
     "InconsistentVersionWarning",
+    "Network",
+    "UntrustedNetworkError",
     "VAETransformer",
     "__version__",
     "load",

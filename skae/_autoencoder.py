@@ -117,7 +117,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         activation: str = "relu",
         architecture: str = "mlp",
         image_shape=None,
-        init: str = "pca",
+        init: str = "auto",
+        encoder=None,
+        decoder=None,
         loss: str = "mse",
         scaling: str | None = "auto",
         noise: str | None = None,
@@ -146,6 +148,8 @@ class AutoencoderTransformer(BaseAutoencoder):
         self.architecture = architecture
         self.image_shape = image_shape
         self.init = init
+        self.encoder = encoder
+        self.decoder = decoder
         self.scaling = scaling
         self.noise = noise
         self.noise_level = noise_level

@@ -415,8 +415,9 @@ class BaseAutoencoder(
         self._scaling = Scaling.fit(kind, X, extremes)
         self._scaling.check_float32_reach(extremes)
         network = self._spec.build(self._draw_seed())
+        self._spec.check_network(network.to(self.device_), self.device_)
         self._widest_activation = widest_activation(network, X.shape[1])
-        if self.init == "pca":
+        if self._spec.init == "pca":
             self._start_from_pca(network, X)
         self.network_ = network.to(self.device_)
         self.optimizer_ = make_optimizer(

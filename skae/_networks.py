@@ -362,16 +362,20 @@ def widest_activation(network: nn.Module, n_features: int) -> int:
     """The most values that the input or a layer of `network` holds per sample."""
     widths = [n_features]
 
-    def record(module: nn.Module, inputs, output: torch.Tensor) -> None:
-        widths.append(output[0].numel())
+    def record(module: nn.Module, inputs, output) -> None:
+        if isinstance(output, torch.Tensor):
+            widths.append(output[0].numel())
 
     layers = [module for module in network.modules() if not any(module.children())]
     hooks = [layer.register_forward_hook(record) for layer in layers]
     parameter = next(network.parameters())
+    was_training = network.training
+    network.eval()  # a user's batch normalisation refuses one sample in training mode
     try:
         with torch.inference_mode():
             network(torch.zeros((1, n_features), dtype=parameter.dtype, device=parameter.device))
     finally:
+        network.train(was_training)
         for hook in hooks:
             hook.remove()
     return max(widths)

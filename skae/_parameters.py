@@ -7,8 +7,10 @@ from numbers import Integral, Real
 
 import torch
 from sklearn.utils._param_validation import Interval, StrOptions
+from torch import nn
 
 from skae._networks import ACTIVATIONS
+from skae._user_networks import Network
 
 # scikit-learn's validation of the shared parameters (each estimator adds its own).
 PARAMETER_CONSTRAINTS = {
@@ -17,7 +19,9 @@ PARAMETER_CONSTRAINTS = {
     "activation": [StrOptions(set(ACTIVATIONS))],
     "architecture": [StrOptions({"mlp", "conv"})],
     "image_shape": ["array-like", None],
-    "init": [StrOptions({"pca", "random"})],
+    "init": [StrOptions({"auto", "pca", "random"})],
+    "encoder": [None, type, Network, nn.Module],
+    "decoder": [None, type, Network, nn.Module],
     "scaling": [StrOptions({"auto", "standard", "global", "minmax", "global_minmax"}), None],
     "noise": [StrOptions({"gaussian", "masking"}), None],
     "noise_level": [Interval(Real, 0, None, closed="left")],
@@ -67,16 +71,40 @@ SHARED_DOCS = {
         images. X stays flat, shape (n_samples, C*H*W), in and out.
     image_shape : tuple of int, default=None
         ``(H, W)`` or ``(C, H, W)`` for ``architecture='conv'``. When None, a
-        square single-channel image is assumed.
-    init : {'pca', 'random'}, default='pca'
-        'pca' gives the encoder and the decoder a linear shortcut initialised
-        from a PCA of the (scaled) training data, beside the non-linear layers,
-        whose last layer starts at zero: training starts from the PCA solution
-        and learns what a linear map cannot do. (For losses on [0, 1] the
+        square single-channel image is assumed. With your own `encoder`, the
+        shape of each sample it receives (``(H, W)`` meaning ``(1, H, W)``);
+        None feeds it flat rows.
+    init : {'auto', 'pca', 'random'}, default='auto'
+        'auto' is 'pca' for skae's networks, and 'random' for yours
+        (`encoder` and `decoder`). 'pca' gives the encoder and the decoder a
+        linear shortcut initialised from a PCA of the (scaled) training data,
+        beside the non-linear layers, whose last layer starts at zero:
+        training starts from the PCA solution and learns what a linear map
+        cannot do. (For losses on [0, 1] the
         decoder outputs logits, and only the encoder starts from PCA. The
         VAE's posterior means and decoder start from PCA, its posterior
         variances and noise scale at 1, not at probabilistic PCA's.) 'random'
-        is a plain network with PyTorch's default initialisation.
+        is a plain network with PyTorch's default initialisation (or, for
+        your networks, their own).
+    encoder : nn.Module class, Network or nn.Module, default=None
+        Your own torch encoder, given with a `decoder`, in place of skae's
+        networks (then `architecture`, `hidden_layer_sizes` and `activation`
+        are not used). It maps a batch of samples, shaped ``(batch,
+        n_features)``, or ``(batch, *image_shape)`` when `image_shape` is
+        given, to ``(batch, n_components)`` codes; a VAE's to ``(batch, 2 *
+        n_components)``, the posterior means then the log-variances. Give a
+        class, called at fit with the arguments ``n_inputs`` (here
+        n_features) and ``n_outputs`` where its constructor takes them; a
+        :class:`skae.Network` ``(cls, **kwargs)``, whose arguments are the
+        parameters ``encoder__<name>``; or an instance, copied at fit and
+        never trained in place (a model holding one can be pickled, not saved
+        in skae's format). The shapes are checked at fit, on the device. See
+        the user guide, "Bring your own network".
+    decoder : nn.Module class, Network or nn.Module, default=None
+        Your own torch decoder, given as `encoder` is: it maps a batch of
+        codes ``(batch, n_components)`` (``n_inputs``) to the input's shape
+        or to flat rows of n_features (``n_outputs``), its raw output: skae
+        adds the sigmoid of the losses on [0, 1].
 """,
     "training_parameters": """\
     scaling : {'auto', 'standard', 'global', 'minmax', 'global_minmax'} or None, default='auto'
@@ -179,8 +207,8 @@ SHARED_DOCS = {
         Changed training parameters (e.g. ``learning_rate_init``, ``alpha``)
         take effect; those that define the network (``n_components``, ``init``,
         ``hidden_layer_sizes``, ``activation``, ``architecture``,
-        ``image_shape``, ``scaling``, ``device``, and ``loss`` or
-        ``likelihood``) cannot change, here or in ``partial_fit``.
+        ``image_shape``, ``encoder``, ``decoder``, ``scaling``, ``device``,
+        and ``loss`` or ``likelihood``) cannot change, here or in ``partial_fit``.
     device : str or torch.device, default='auto'
         Where the network runs: 'auto' (CUDA when available, else CPU), 'cpu',
         'cuda', 'cuda:1', ... Batches are copied to the device as they are used.

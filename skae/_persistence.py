@@ -16,7 +16,7 @@ import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import sklearn
@@ -33,6 +33,12 @@ from skae._scaling import Scaling
 from skae._spec import NetworkSpec
 from skae._statistics import RowMoments
 from skae._training import History
+from skae._user_networks import (
+    Network,
+    TrustedClasses,
+    check_module_class,
+    class_path,
+)
 from skae._validation import device_problem, resolve_device
 from skae._version import __version__
 
@@ -109,6 +115,10 @@ def save(estimator, path: str | os.PathLike) -> None:
     """Write `estimator` (fitted) to `path` in the safe format."""
     tensors: dict[str, torch.Tensor] = {}
     encoder = _Encoder(tensors)
+    params = estimator.get_params(deep=False)
+    for role in ("encoder", "decoder"):
+        if isinstance(params[role], nn.Module):
+            estimator._spec.to_json()  # raises the error that says what to do
     state = {
         name: getattr(estimator, name)
         for name in fitted_state(estimator)
@@ -119,7 +129,7 @@ def save(estimator, path: str | os.PathLike) -> None:
         "format_version": FORMAT_VERSION,
         "class": type(estimator).__name__,
         "versions": _versions(),
-        "params": encoder.encode(estimator.get_params(deep=False), "params"),
+        "params": encoder.encode(params, "params"),
         "state": {name: encoder.encode(value, name) for name, value in state.items()},
         "config": encoder.encode(
             {name: getattr(estimator, name) for name in CONFIG_STATE if name in vars(estimator)},
@@ -176,6 +186,12 @@ class _Encoder:
             return {"scaling": self.encode(fields, key)}
         if isinstance(value, NetworkSpec):
             return {"network_spec": self.encode(value.to_json(), key)}
+        if isinstance(value, Network):
+            check_module_class(value.module, key)
+            fields = {"class": class_path(value.module), "kwargs": value.kwargs}
+            return {"user_network": self.encode(fields, key)}
+        if isinstance(value, type) and issubclass(value, nn.Module):
+            return {"user_class": self.encode(class_path(value), key)}
         if isinstance(value, (History, RowMoments)):
             kind = "history" if isinstance(value, History) else "moments"
             return {kind: self.encode(dataclasses.asdict(value), key)}
@@ -196,8 +212,9 @@ class _Encoder:
 class _Decoder:
     """JSON of :class:`_Encoder` back to values, the tensors read from `file`."""
 
-    def __init__(self, file) -> None:
+    def __init__(self, file, trusted: TrustedClasses) -> None:
         self.file = file
+        self.trusted = trusted
         self.used: set[str] = set()
 
     def decode(self, value):
@@ -219,9 +236,22 @@ class _Decoder:
             return np.array([str(v) for v in _checked(content, list, tag)], dtype=object)
         if tag == "device":
             return torch.device(_checked(content, str, tag))
+        if tag in ("network_spec", "user_class", "user_network"):
+            return self.user_classes(tag, self.decode(content))
         if tag in _OBJECTS:
             return _OBJECTS[tag](self.decode(content))
         raise ValueError(f"an unknown kind of value {tag!r}")
+
+    def user_classes(self, tag: str, content):
+        """The values that may name a user's network class, found among the trusted."""
+        if tag == "network_spec":
+            return NetworkSpec.from_json(content, self.trusted)
+        if tag == "user_class":
+            return self.trusted.find(content)
+        fields = _checked(content, dict, tag)
+        if set(fields) != {"class", "kwargs"}:
+            raise ValueError("a user network recorded without its class and arguments")
+        return Network(self.trusted.find(fields["class"]), **_checked(fields["kwargs"], dict, tag))
 
     def tensor(self, key) -> torch.Tensor:
         if not isinstance(key, str) or key not in self.file.keys():
@@ -262,7 +292,6 @@ def _moments(fields: dict) -> RowMoments:
 _OBJECTS = {
     "random_state": _random_state,
     "scaling": _scaling,
-    "network_spec": NetworkSpec.from_json,
     "history": lambda fields: History(**fields),
     "moments": _moments,
     # Built once the specification is known (see _restore_network).
@@ -271,7 +300,12 @@ _OBJECTS = {
 }
 
 
-def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
+def load(
+    path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    trusted: Iterable[type | str] | None = None,
+):
     """Load an estimator saved by ``save``, without unpickling anything.
 
     Parameters
@@ -284,6 +318,11 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
         that exists here, else the CPU (a model saved on CUDA loads on a
         CPU-only machine). Given, the estimator's `device` parameter is set
         to it too, so that ``partial_fit`` goes on there.
+    trusted : list of classes or str, default=None
+        The classes of your own networks (``encoder=``, ``decoder=``) that the
+        file may build, or their import paths (``"package.module.Class"``,
+        imported only if the file names them), as skops's ``trusted=``. A
+        file that names another class is refused before anything is imported.
 
     Returns
     -------
@@ -296,10 +335,13 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
     ValueError
         If the file is not a skae model, is truncated or corrupted, or its
         contents do not fit together (unknown class, keys or shapes).
+    UntrustedNetworkError
+        If the file builds a network class that is not in `trusted` (a
+        ValueError too).
     """
     try:
         with safe_open(os.fspath(path), framework="pt") as file:
-            return _load(file, path, device)
+            return _load(file, path, device, TrustedClasses(trusted))
     except SafetensorError as error:
         raise ValueError(f"{path} is not a skae model file (safetensors: {error}).") from None
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as error:
@@ -308,7 +350,7 @@ def load(path: str | os.PathLike, *, device: str | torch.device | None = None):
         raise ValueError(f"{path} is not a valid skae model file: {error}") from None
 
 
-def _load(file, path, device):
+def _load(file, path, device, trusted: TrustedClasses):
     document = _document(file, path)
     cls = ESTIMATORS.get(document["class"])
     if cls is None:
@@ -317,7 +359,8 @@ def _load(file, path, device):
             f"({', '.join(sorted(ESTIMATORS))}); nothing of it was imported or run."
         )
     _check_versions(document["versions"], path)
-    decoder = _Decoder(file)
+    decoder = _Decoder(file, trusted)
+    trusted.check(_network_classes(document["params"], decoder), f"{path}")
     params = decoder.decode(document["params"])
     estimator = cls(**_checked(params, dict, "params"))
     estimator._validate_params()
@@ -335,6 +378,19 @@ def _load(file, path, device):
     if unused:
         raise ValueError(f"tensors that nothing refers to: {unused[:5]}")
     return estimator
+
+
+def _network_classes(params, decoder: _Decoder) -> list:
+    """The network classes that a file's parameters name, read before any is looked up."""
+    paths = []
+    for value in _checked(params, dict, "params").get("dict", {}).values():
+        if isinstance(value, dict) and len(value) == 1:
+            ((tag, content),) = value.items()
+            if tag == "user_class":
+                paths.append(decoder.decode(content))
+            elif tag == "user_network":
+                paths.append(_checked(decoder.decode(content), dict, tag).get("class"))
+    return paths
 
 
 def _document(file, path) -> dict:
@@ -391,7 +447,9 @@ def _restore_network(estimator, state: dict, device) -> None:
     spec = state["_spec"]
     if spec.kind != type(estimator)._network_kind:
         raise ValueError(f"a {spec.kind} network in a {type(estimator).__name__}")
-    with torch.device("meta"):  # checked before any memory is taken
+    # Checked before any memory is taken; a user's network is built for real,
+    # as it may hold tensors its state does not save.
+    with torch.device("cpu" if spec.is_users else "meta"):
         network = spec.build(seed=0)
     weights = _tagged(state["network_"], "network")
     _check_tensors(network.state_dict(), weights, "network_")

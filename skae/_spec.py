@@ -3,6 +3,8 @@ resolved once into what builds the network.
 
 A fit resolves it; the warm-start check compares it with what the current
 parameters resolve to; saving writes it and loading builds the network from it.
+The networks are skae's own (an MLP or convolutions) or the user's
+(:mod:`skae._user_networks`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ import torch
 from torch import nn
 
 from skae._networks import Autoencoder, VariationalAutoencoder, make_encoder_decoder
+from skae._user_networks import (
+    NetworkSource,
+    ShapedInput,
+    TrustedClasses,
+    check_contract,
+    class_path,
+)
 from skae._validation import positive_ints
 
 DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
@@ -37,14 +46,18 @@ class NetworkSpec:
         Input width and code size.
     architecture : {'mlp', 'conv'}
     hidden_layer_sizes : tuple of int
+        Empty for user networks.
     activation : str
     image_shape : tuple of int or None
-        ``(C, H, W)`` for ``architecture='conv'``.
+        ``(C, H, W)`` for ``architecture='conv'``, and the shape of each
+        sample that a user's encoder receives when one was given.
     init : {'pca', 'random'}
         'pca' gives the encoder and decoder a linear shortcut.
     likelihood : str
         The model of X given the code: 'mse' or 'bce' for an autoencoder,
         'gaussian' or 'bernoulli' for a VAE.
+    encoder, decoder : NetworkSource or None
+        The user's networks; None for skae's own.
     """
 
     kind: str
@@ -56,6 +69,8 @@ class NetworkSpec:
     image_shape: tuple[int, int, int] | None
     init: str
     likelihood: str
+    encoder: NetworkSource | None = None
+    decoder: NetworkSource | None = None
 
     @classmethod
     def resolve(
@@ -63,29 +78,54 @@ class NetworkSpec:
     ) -> NetworkSpec:
         """The specification that an estimator's `parameters` give for `n_features` inputs."""
         architecture = parameters["architecture"]
+        n_components = resolve_n_components(parameters["n_components"], n_features)
+        if _user_networks(parameters):
+            return _resolve_user_networks(
+                cls, parameters, n_features, n_components, kind=kind, likelihood=likelihood
+            )
         return cls(
             kind=kind,
             n_features=n_features,
-            n_components=resolve_n_components(parameters["n_components"], n_features),
+            n_components=n_components,
             architecture=architecture,
             hidden_layer_sizes=_hidden_layer_sizes(parameters["hidden_layer_sizes"], architecture),
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
-            init=parameters["init"],
+            init="pca" if parameters["init"] == "auto" else parameters["init"],
             likelihood=likelihood,
         )
 
     @property
     def n_code_outputs(self) -> int:
         """The encoder's outputs: the code, and for a VAE its log-variances too."""
-        return 2 * self.n_components if self.kind == "vae" else self.n_components
+        return n_code_outputs(self.kind, self.n_components)
+
+    @property
+    def is_users(self) -> bool:
+        """Whether the networks are the user's."""
+        return self.encoder is not None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample as the encoder receives it."""
+        return self.image_shape or (self.n_features,)
 
     def build(self, seed: int) -> nn.Module:
         """The untrained network, its initial weights drawn from `seed`."""
         return _seeded(self._build, seed)
 
     def _build(self) -> nn.Module:
-        encoder, decoder = make_encoder_decoder(
+        if self.is_users:
+            encoder = ShapedInput(self.encoder.build(), self.image_shape)
+            decoder = ShapedInput(self.decoder.build())
+        else:
+            encoder, decoder = self._build_own()
+        if self.kind == "vae":
+            return VariationalAutoencoder(encoder, decoder, self.n_features, self.likelihood)
+        return Autoencoder(encoder, decoder, self.likelihood)
+
+    def _build_own(self) -> tuple[nn.Module, nn.Module]:
+        return make_encoder_decoder(
             self.n_features,
             self.n_code_outputs,
             self.n_components,
@@ -95,28 +135,49 @@ class NetworkSpec:
             image_shape=self.image_shape,
             linear_shortcut=self.init == "pca",
         )
-        if self.kind == "vae":
-            return VariationalAutoencoder(encoder, decoder, self.n_features, self.likelihood)
-        return Autoencoder(encoder, decoder, self.likelihood)
+
+    def check_network(self, network: nn.Module, device: torch.device) -> None:
+        """Check that the user's networks in `network` (on `device`) give the
+        shapes skae needs; skae's own need no check."""
+        if self.is_users:
+            check_contract(
+                network.encoder.network,
+                network.decoder.network,
+                input_shape=self.input_shape,
+                n_code_outputs=self.n_code_outputs,
+                n_components=self.n_components,
+                device=device,
+            )
+
+    def _fields(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
 
     def as_parameters(self, likelihood_parameter: str) -> dict:
         """The estimator parameters this specification stands for, resolved."""
-        values = dataclasses.asdict(self)
+        values = self._fields()
         values[likelihood_parameter] = values.pop("likelihood")
         for name in ("kind", "n_features"):
             del values[name]
         return values
 
     def to_json(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as JSON values; a user's network by its class's import
+        path and arguments (TypeError for one given as an instance)."""
+        values = self._fields()
+        for name in ("encoder", "decoder"):
+            values[name] = _source_to_json(values[name], name)
+        return values
 
     @classmethod
-    def from_json(cls, values: Mapping) -> NetworkSpec:
-        """The specification written by :meth:`to_json`; ValueError when it is not one."""
+    def from_json(cls, values: Mapping, trusted: TrustedClasses) -> NetworkSpec:
+        """The specification written by :meth:`to_json`; ValueError when it is
+        not one, or when it names a network class not in `trusted`."""
         names = {field.name for field in dataclasses.fields(cls)}
         if not isinstance(values, Mapping) or set(values) != names:
             raise ValueError(f"a network specification has the fields {sorted(names)}")
         values = dict(values)
+        for name in ("encoder", "decoder"):
+            values[name] = _source_from_json(values[name], trusted)
         shape = values["image_shape"]
         values["hidden_layer_sizes"] = positive_ints(values["hidden_layer_sizes"], "layers")
         values["image_shape"] = None if shape is None else positive_ints(shape, "image_shape")
@@ -125,6 +186,80 @@ class NetworkSpec:
         if values["kind"] not in NETWORKS:
             raise ValueError(f"unknown network kind {values['kind']!r}")
         return cls(**values)
+
+
+def n_code_outputs(kind: str, n_components: int) -> int:
+    """The encoder's outputs: the code, and for a VAE its log-variances too."""
+    return 2 * n_components if kind == "vae" else n_components
+
+
+def _user_networks(parameters: Mapping) -> bool:
+    encoder, decoder = parameters["encoder"], parameters["decoder"]
+    if (encoder is None) != (decoder is None):
+        raise ValueError(
+            "encoder and decoder are given together: skae pairs your encoder with "
+            "your decoder, not with one of its own."
+        )
+    return encoder is not None
+
+
+def _resolve_user_networks(
+    cls, parameters: Mapping, n_features: int, n_components: int, *, kind: str, likelihood: str
+) -> NetworkSpec:
+    """The specification of the user's `encoder` and `decoder`, which skae's
+    network parameters do not describe."""
+    for name, default in (("architecture", "mlp"), ("hidden_layer_sizes", None)):
+        if parameters[name] != default:
+            raise ValueError(
+                f"{name}={parameters[name]!r} describes skae's own networks; with "
+                f"encoder= and decoder= leave it at {default!r}."
+            )
+    if parameters["init"] == "pca":
+        raise ValueError(
+            "init='pca' starts skae's own networks from PCA; a user's network starts "
+            "from its own initialisation: use init='auto' (the default) or 'random'."
+        )
+    n_outputs = n_code_outputs(kind, n_components)
+    shape = parameters["image_shape"]
+    return cls(
+        kind=kind,
+        n_features=n_features,
+        n_components=n_components,
+        architecture="mlp",
+        hidden_layer_sizes=(),
+        activation=parameters["activation"],
+        image_shape=None if shape is None else _image_shape(shape, "conv", n_features),
+        init="random",
+        likelihood=likelihood,
+        encoder=NetworkSource.resolve(
+            parameters["encoder"], "encoder", {"n_inputs": n_features, "n_outputs": n_outputs}
+        ),
+        decoder=NetworkSource.resolve(
+            parameters["decoder"], "decoder", {"n_inputs": n_components, "n_outputs": n_features}
+        ),
+    )
+
+
+def _source_to_json(source: NetworkSource | None, role: str) -> dict | None:
+    if source is None:
+        return None
+    if source.is_instance:
+        raise TypeError(
+            f"The {role} was given as an instance, which skae's safe format cannot "
+            f"rebuild: pass its class, as {role}=skae.Network(cls, **kwargs), or "
+            "pickle the model."
+        )
+    return {"class": class_path(source.module), "kwargs": dict(source.kwargs)}
+
+
+def _source_from_json(values, trusted: TrustedClasses) -> NetworkSource | None:
+    if values is None:
+        return None
+    if not isinstance(values, Mapping) or set(values) != {"class", "kwargs"}:
+        raise ValueError("a user network recorded without its class and arguments")
+    if not isinstance(values["kwargs"], Mapping):
+        raise ValueError("a user network's arguments are not a mapping")
+    return NetworkSource(trusted.find(values["class"]), tuple(sorted(values["kwargs"].items())))
 
 
 def check_unchanged(fitted: Mapping, requested: Mapping) -> None:

@@ -139,7 +139,9 @@ class VAETransformer(BaseAutoencoder):
         activation: str = "relu",
         architecture: str = "mlp",
         image_shape=None,
-        init: str = "pca",
+        init: str = "auto",
+        encoder=None,
+        decoder=None,
         likelihood: str = "gaussian",
         beta: float = 1.0,
         kl_warmup: int = 0,
@@ -172,6 +174,8 @@ class VAETransformer(BaseAutoencoder):
         self.architecture = architecture
         self.image_shape = image_shape
         self.init = init
+        self.encoder = encoder
+        self.decoder = decoder
         self.scaling = scaling
         self.noise = noise
         self.noise_level = noise_level

@@ -38,6 +38,7 @@ from skae._networks import (
     VariationalAutoencoder,
 )
 from skae._scaling import Scaling
+from skae._user_networks import ShapedInput
 from skae._vae import VAETransformer
 
 try:
@@ -303,6 +304,13 @@ def _(module: ConvEncoder, graph: _Graph, x: str) -> str:
 def _(module: ConvDecoder, graph: _Graph, x: str) -> str:
     x = _reshape(graph, _emit(module.linear, graph, x), module.start_shape)
     return graph.node("Flatten", [_emit(module.deconvolutions, graph, x)], axis=1)
+
+
+@_emit.register
+def _(module: ShapedInput, graph: _Graph, x: str) -> str:
+    if module.input_shape is not None:
+        x = _reshape(graph, x, module.input_shape)
+    return graph.node("Flatten", [_emit(module.network, graph, x)], axis=1)
 
 
 def _reshape(graph: _Graph, x: str, shape: tuple[int, ...]) -> str:

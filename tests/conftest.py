@@ -1,10 +1,13 @@
 """Shared fixtures: small data sets, and the shared data folder when it is present."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 from sklearn.datasets import load_digits
 
 # Fast fits shared by the tests: small networks, a few epochs, seeded.
@@ -48,3 +51,16 @@ def assert_starts_as_pca():
             assert torch.count_nonzero(layers[-1].weight) == 0
 
     return check
+
+
+def rewrite_model_file(path, document=None, tensors=None):
+    """Write back the file at `path` with its JSON and tensors edited in place
+    by the functions `document` and `tensors`."""
+    with safe_open(path, framework="pt") as file:
+        metadata = json.loads(file.metadata()["skae"])
+        values = {key: file.get_tensor(key) for key in file.keys()}
+    if document is not None:
+        document(metadata)
+    if tensors is not None:
+        tensors(values)
+    save_file(values, path, {"skae": json.dumps(metadata)})

@@ -5,14 +5,22 @@ import inspect
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
+from test_user_networks import Encoder
 
-from skae import AutoencoderTransformer, VAETransformer, datasets
+from skae import AutoencoderTransformer, Network, VAETransformer, datasets
 from skae._base import BaseAutoencoder
 
 # Few epochs and small networks: the checks test the contract, not the quality.
 ESTIMATORS = [
     AutoencoderTransformer(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
     VAETransformer(hidden_layer_sizes=(8,), max_iter=3, n_importance_samples=4, random_state=0),
+    # A user's networks, sized by skae for each data set of the checks.
+    AutoencoderTransformer(
+        encoder=Network(Encoder, width=8), decoder=Encoder, max_iter=3, random_state=0
+    ),
+    VAETransformer(
+        encoder=Encoder, decoder=Encoder, max_iter=3, n_importance_samples=4, random_state=0
+    ),
 ]
 
 
@@ -51,6 +59,7 @@ def _public_api() -> list[str]:
             if callable(member) and not name.startswith("_")
         ]
     names += [f"skae.datasets.{name}" for name in datasets.__all__ if name.islower()]
+    names += ["skae.Network", "skae.Network.get_params", "skae.Network.set_params", "skae.load"]
     return sorted(set(names))
 
 

@@ -1,6 +1,5 @@
 """The fitted state, pickling, and the safe format of save / skae.load."""
 
-import json
 import pickle
 
 import numpy as np
@@ -8,12 +7,11 @@ import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_array_equal
-from safetensors import safe_open
 from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
 
 import skae
-from conftest import FAST
+from conftest import FAST, rewrite_model_file
 from skae import AutoencoderTransformer, InconsistentVersionWarning, VAETransformer
 from skae._fitted_state import fitted_state
 
@@ -48,19 +46,6 @@ def saved(tmp_path, X):
     path = tmp_path / "model.skae"
     model.save(path)
     return model, path
-
-
-def _rewrite(path, document=None, tensors=None):
-    """Write back the file at `path` with its JSON and tensors edited in place
-    by the functions `document` and `tensors`."""
-    with safe_open(path, framework="pt") as file:
-        metadata = json.loads(file.metadata()["skae"])
-        values = {key: file.get_tensor(key) for key in file.keys()}
-    if document is not None:
-        document(metadata)
-    if tensors is not None:
-        tensors(values)
-    save_file(values, path, {"skae": json.dumps(metadata)})
 
 
 # A loaded model gives bit for bit the same transform, inverse_transform,
@@ -111,7 +96,7 @@ def test_model_saved_on_cuda_loads_on_the_cpu(saved, X):
         document["state"]["device_"] = {"device": "cuda:0"}
         document["params"]["dict"]["device"] = "cuda"
 
-    _rewrite(path, on_cuda)
+    rewrite_model_file(path, on_cuda)
     loaded = skae.load(path)
     assert loaded.device_ == torch.device("cpu")
     assert_array_equal(loaded.transform(X), model.transform(X))
@@ -126,7 +111,7 @@ def test_model_saved_on_cuda_loads_on_the_cpu(saved, X):
 # and the model still loads.
 def test_version_mismatch_warns(saved, X):
     model, path = saved
-    _rewrite(path, lambda document: document["versions"].update(torch="1.0"))
+    rewrite_model_file(path, lambda document: document["versions"].update(torch="1.0"))
     with pytest.warns(InconsistentVersionWarning, match="saved with torch 1.0"):
         loaded = skae.load(path)
     assert_array_equal(loaded.transform(X), model.transform(X))
@@ -169,7 +154,7 @@ def test_truncated_or_foreign_files(saved, tmp_path):
 )
 def test_only_skae_estimators_load(saved, name):
     _, path = saved
-    _rewrite(path, lambda document: document.update({"class": name}))
+    rewrite_model_file(path, lambda document: document.update({"class": name}))
     with pytest.raises(ValueError, match="not one of skae's estimators"):
         skae.load(path)
 
@@ -201,7 +186,7 @@ def _extra_tensor(tensors):
 )
 def test_crafted_files_are_refused(saved, document, tensors, message):
     _, path = saved
-    _rewrite(path, document, tensors)
+    rewrite_model_file(path, document, tensors)
     with pytest.raises(ValueError, match=message):
         skae.load(path)
 

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from skae._networks import LinearShortcut
 from skae._spec import NetworkSpec, check_unchanged, compressing_size
+from skae._user_networks import Network, ShapedInput, TrustedClasses, UntrustedNetworkError
 
 PARAMETERS = dict(
     n_components="auto",
@@ -13,8 +15,16 @@ PARAMETERS = dict(
     activation="relu",
     architecture="mlp",
     image_shape=None,
-    init="pca",
+    init="auto",
+    encoder=None,
+    decoder=None,
 )
+NO_CLASSES = TrustedClasses(None)
+
+
+class Sized(nn.Linear):
+    def __init__(self, n_inputs, n_outputs, bias=True):
+        super().__init__(n_inputs, n_outputs, bias)
 
 
 def _resolve(n_features=64, kind="autoencoder", likelihood="mse", **parameters):
@@ -69,13 +79,13 @@ def test_build():
 # The written form reads back to an equal specification; anything else is refused.
 def test_json_round_trip_and_refusals():
     spec = _resolve(architecture="conv", kind="vae", likelihood="bernoulli")
-    assert NetworkSpec.from_json(spec.to_json()) == spec
+    assert NetworkSpec.from_json(spec.to_json(), NO_CLASSES) == spec
     with pytest.raises(ValueError, match="has the fields"):
-        NetworkSpec.from_json({**spec.to_json(), "extra": 1})
+        NetworkSpec.from_json({**spec.to_json(), "extra": 1}, NO_CLASSES)
     with pytest.raises(ValueError, match="unknown network kind"):
-        NetworkSpec.from_json({**spec.to_json(), "kind": "gan"})
+        NetworkSpec.from_json({**spec.to_json(), "kind": "gan"}, NO_CLASSES)
     with pytest.raises(ValueError, match="positive integers"):
-        NetworkSpec.from_json({**spec.to_json(), "n_components": -1})
+        NetworkSpec.from_json({**spec.to_json(), "n_components": -1}, NO_CLASSES)
 
 
 # The warm-start check names each parameter that changed, old and new values.
@@ -86,3 +96,34 @@ def test_check_unchanged():
     with pytest.raises(ValueError, match=r"hidden_layer_sizes \(256, 128\) -> \(8,\), loss"):
         check_unchanged(fitted, changed)
     assert np.all([name in fitted for name in PARAMETERS])
+
+
+# A user's networks: the sizes their constructors take are filled in, the
+# arguments given win, and skae's network parameters are not used.
+def test_user_networks_resolve_and_build():
+    networks = dict(encoder=Sized, decoder=Network(Sized, bias=False))
+    spec = _resolve(20, kind="vae", likelihood="gaussian", n_components=3, **networks)
+    assert dict(spec.encoder.kwargs) == {"n_inputs": 20, "n_outputs": 6}
+    assert dict(spec.decoder.kwargs) == {"bias": False, "n_inputs": 3, "n_outputs": 20}
+    assert (spec.init, spec.hidden_layer_sizes, spec.input_shape) == ("random", (), (20,))
+    network = spec.build(seed=1)
+    assert isinstance(network.encoder, ShapedInput) and network.decoder.network.bias is None
+    spec.check_network(network, torch.device("cpu"))
+    assert _resolve(init="auto").init == "pca"
+
+
+# Written, a user's network is its class's import path and its arguments;
+# read, only a trusted class is built, and an instance cannot be written.
+def test_user_networks_json():
+    spec = _resolve(20, encoder=Sized, decoder=Sized)
+    written = spec.to_json()
+    assert written["encoder"] == {
+        "class": {"module": __name__, "qualname": "Sized"},
+        "kwargs": {"n_inputs": 20, "n_outputs": 10},
+    }
+    assert NetworkSpec.from_json(written, TrustedClasses([Sized])) == spec
+    with pytest.raises(UntrustedNetworkError, match="Sized"):
+        NetworkSpec.from_json(written, NO_CLASSES)
+    instance = _resolve(20, encoder=Sized(20, 10), decoder=Sized)
+    with pytest.raises(TypeError, match="instance"):
+        instance.to_json()
