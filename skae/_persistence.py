@@ -339,9 +339,10 @@ def load(
         If the file builds a network class that is not in `trusted` (a
         ValueError too).
     """
+    trusted = TrustedClasses(trusted)  # its errors are the caller's, not the file's
     try:
         with safe_open(os.fspath(path), framework="pt") as file:
-            return _load(file, path, device, TrustedClasses(trusted))
+            return _load(file, path, device, trusted)
     except SafetensorError as error:
         raise ValueError(f"{path} is not a skae model file (safetensors: {error}).") from None
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as error:

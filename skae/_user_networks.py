@@ -142,7 +142,12 @@ class NetworkSource:
         """A new network: the class called with its arguments, or a copy of the instance."""
         if self.is_instance:
             return copy.deepcopy(self.module)
-        return self.module(**dict(self.kwargs))
+        kwargs = dict(self.kwargs)
+        try:
+            return self.module(**kwargs)
+        except TypeError as error:  # arguments it does not take, or lacks
+            arguments = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            raise TypeError(f"{_name(self.module)}({arguments}) failed: {error}") from error
 
 
 def check_module_class(module, role: str) -> None:

@@ -223,6 +223,14 @@ def test_contract_errors(given, error, message, digits):
     assert not hasattr(est, "network_")
 
 
+def test_a_class_that_cannot_be_called_so_is_named(digits):
+    est = AutoencoderTransformer(
+        encoder=Network(ConvEncoder, depth=3), decoder=ConvDecoder, **QUICK
+    )
+    with pytest.raises(TypeError, match=r"ConvEncoder\(depth=3\) failed"):
+        est.fit(digits[0][:100])
+
+
 def test_vae_error_explains_the_two_halves(digits):
     est = VAETransformer(n_components=4, encoder=Network(Encoder, n_outputs=4), decoder=Decoder)
     with pytest.raises(ValueError, match="posterior means and log-variances"):
@@ -339,6 +347,11 @@ def test_a_network_smuggled_into_the_specification_is_refused(digits, tmp_path):
     rewrite_model_file(path, smuggle)
     with pytest.raises(ValueError, match="not trusted"):
         skae.load(path)
+
+
+def test_trusted_holds_classes_or_paths(tmp_path):
+    with pytest.raises(TypeError, match="trusted holds"):
+        skae.load(tmp_path / "absent.skae", trusted=[print])
 
 
 def test_an_instance_is_pickled_not_saved(digits, tmp_path):
