@@ -1,5 +1,6 @@
 """skae: scikit-learn autoencoder and variational-autoencoder transformers on PyTorch."""
 
+from skae._adversarial import AdversarialAutoencoderTransformer
 from skae._autoencoder import AutoencoderTransformer
 from skae._persistence import InconsistentVersionWarning, load
 from skae._user_networks import Network, UntrustedNetworkError
@@ -7,6 +8,7 @@ from skae._vae import VAETransformer
 from skae._version import __version__
 
 __all__ = [
+    "AdversarialAutoencoderTransformer",
     "AutoencoderTransformer",
     "InconsistentVersionWarning",
     "Network",

@@ -199,9 +199,10 @@ class AutoencoderTransformer(BaseAutoencoder):
         # The density terms in float64: float32 sums of many features would
         # make a sample's score depend on its batch in the last digits.
         n_features, device = self.n_features_in_, _float64_device(self.device_)
-        cholesky = np.linalg.cholesky(_regularized(self.latent_covariance_))
+        code_mean, code_covariance = self._code_distribution()
+        cholesky = np.linalg.cholesky(_regularized(code_covariance))
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
-        mean = torch.as_tensor(self.latent_mean_, device=device)
+        mean = torch.as_tensor(code_mean, device=device)
         log_det_code = np.sum(np.log(np.diag(cholesky)))
         constant = self._scaling.log_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
         likelihood = self._spec.likelihood
@@ -223,6 +224,10 @@ class AutoencoderTransformer(BaseAutoencoder):
             return constant + log_likelihood - 0.5 * mahalanobis
 
         return score
+
+    def _code_distribution(self) -> tuple[np.ndarray, np.ndarray]:
+        """The Gaussian of the codes that scores and samples use: the training codes'."""
+        return self.latent_mean_, self.latent_covariance_
 
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         self.network_.eval()

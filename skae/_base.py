@@ -40,7 +40,14 @@ from skae._scaling import Scaling, lowest_outside_unit_interval
 from skae._spec import NetworkSpec, check_unchanged
 from skae._statistics import RowMoments, check_codes_vary, logit, min_max, pca_start
 from skae._threads import TORCH_CALLS
-from skae._training import History, TrainingOptions, train, warn_not_converged
+from skae._training import (
+    History,
+    StepFactory,
+    TrainingOptions,
+    gradient_step,
+    train,
+    warn_not_converged,
+)
 from skae._validation import (
     MatrixLike,
     check_finite,
@@ -81,6 +88,8 @@ class BaseAutoencoder(
     )  # fmt: skip
 
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
+    # The training step of the engine (skae._training) for this model.
+    _training_step: StepFactory = staticmethod(gradient_step)
 
     # ------------------------------------------------------------------
     # What each autoencoder defines
@@ -346,7 +355,14 @@ class BaseAutoencoder(
         options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
         seed = self._draw_seed()
         history = train(
-            self.network_, self.optimizer_, batches, validation, options, self._history, seed
+            self.network_,
+            self.optimizer_,
+            batches,
+            validation,
+            options,
+            self._history,
+            seed,
+            self._training_step,
         )
         vars(self).update(history.fitted_attributes())
         if reset or not accumulate:

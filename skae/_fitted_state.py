@@ -13,6 +13,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from skae._optimizer import OptimizerParts
 from skae._training import copy_state
 
 # Fitted attributes set by scikit-learn's validate_data (the first is always set).
@@ -35,7 +36,7 @@ def forget_fit(estimator) -> None:
 class _InPlace:
     """A network or optimiser, and a copy of its state to load back into it."""
 
-    holder: nn.Module | torch.optim.Optimizer
+    holder: nn.Module | torch.optim.Optimizer | OptimizerParts
     state: dict
 
 
@@ -47,7 +48,7 @@ def copy_fitted_state(estimator) -> dict:
     for name in fitted_state(estimator):
         if name in vars(estimator):
             value = vars(estimator)[name]
-            if isinstance(value, (nn.Module, torch.optim.Optimizer)):
+            if isinstance(value, (nn.Module, torch.optim.Optimizer, OptimizerParts)):
                 copies[name] = _InPlace(value, copy_state(value.state_dict()))
             else:
                 copies[name] = copy.deepcopy(value)

@@ -43,6 +43,10 @@ class Objective:
         Posterior draws per sample of a VAE's training loss (IWAE for > 1).
     kl_weight : float or None
         The KL weight in use: `beta` when None.
+    adversarial_weight : float
+        An adversarial autoencoder's regularisation: the learning rate of
+        its generator step relative to its reconstruction step's (Adam is
+        blind to a loss's scale, so a weight on the loss would do nothing).
     """
 
     neighbor_weight: float = 0.0
@@ -51,6 +55,7 @@ class Objective:
     kl_warmup: int = 0
     n_draws: int = 1
     kl_weight: float | None = None
+    adversarial_weight: float = 1.0
 
     @property
     def weight_of_kl(self) -> float:

@@ -236,6 +236,52 @@ class Autoencoder(_Autoencoding):
         return losses
 
 
+class AdversarialAutoencoder(Autoencoder):
+    """An adversarial autoencoder (Makhzani et al., 2016): an
+    :class:`Autoencoder` whose codes a `discriminator` tells from draws of
+    the N(0, I) prior, so that training the encoder to fool it makes the
+    codes fill the prior.
+
+    ``loss`` is the reconstruction loss, which early stopping monitors; the
+    adversarial training step (:mod:`skae._adversarial_training`) adds the
+    two players' losses, each with its own optimiser over
+    :meth:`optimized_parts`.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        loss: str,
+        n_components: int,
+        discriminator_layer_sizes: Sequence[int],
+        activation: str,
+    ) -> None:
+        super().__init__(encoder, decoder, loss)
+        self.discriminator = mlp([n_components, *discriminator_layer_sizes, 1], activation)
+
+    def optimized_parts(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters of each player's step, each given its own optimiser."""
+        encoder = list(self.encoder.parameters())
+        return {
+            "reconstruction": encoder + list(self.decoder.parameters()),
+            "discriminator": list(self.discriminator.parameters()),
+            "generator": encoder,
+        }
+
+    def discriminator_loss(self, codes: torch.Tensor, prior_draws: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of telling prior draws (1) from codes (0)."""
+        logits = self.discriminator(torch.cat([prior_draws, codes]).float())
+        labels = torch.cat([torch.ones(len(prior_draws)), torch.zeros(len(codes))])
+        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.to(logits.device))
+
+    def generator_loss(self, codes: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy of the codes taken for prior draws: low when
+        the discriminator is fooled (the non-saturating GAN loss)."""
+        logits = self.discriminator(codes.float())[:, 0]
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+
 class VariationalAutoencoder(_Autoencoding):
     """A VAE (Kingma & Welling, 2014) with a Gaussian posterior and an N(0, I) prior.
 

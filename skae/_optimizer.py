@@ -17,14 +17,48 @@ from skae._threads import TORCH_CALLS
 
 def make_optimizer(
     network: nn.Module, learning_rate: float, weight_decay: float, device: torch.device
-) -> torch.optim.Optimizer:
-    """The Adam optimiser of `network`, on `device`."""
+) -> torch.optim.Optimizer | OptimizerParts:
+    """The Adam optimiser of `network`, on `device`; for a network with
+    ``optimized_parts`` (an adversarial autoencoder's players), one Adam per part."""
     # The fused Adam step is one kernel per step instead of a Python loop
     # over parameters; it exists for CPU and CUDA tensors.
-    fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(
-        network.parameters(), lr=learning_rate, weight_decay=weight_decay, fused=fused or None
-    )
+    fused = (device.type in ("cpu", "cuda")) or None
+
+    def adam(parameters) -> torch.optim.Adam:
+        return torch.optim.Adam(
+            parameters, lr=learning_rate, weight_decay=weight_decay, fused=fused
+        )
+
+    if hasattr(network, "optimized_parts"):
+        return OptimizerParts({name: adam(p) for name, p in network.optimized_parts().items()})
+    return adam(network.parameters())
+
+
+class OptimizerParts:
+    """Several optimisers, one per part of a network, seen by the training
+    engine, the fitted-state copies and the safe format as one: their
+    parameter groups and states side by side, their state dicts by name."""
+
+    def __init__(self, parts: dict[str, torch.optim.Optimizer]) -> None:
+        self.parts = parts
+
+    def __getitem__(self, name: str) -> torch.optim.Optimizer:
+        return self.parts[name]
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for part in self.parts.values() for group in part.param_groups]
+
+    @property
+    def state(self) -> dict:
+        return {(name, p): s for name, part in self.parts.items() for p, s in part.state.items()}
+
+    def state_dict(self) -> dict:
+        return {name: part.state_dict() for name, part in self.parts.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name, part in self.parts.items():
+            part.load_state_dict(state[name])
 
 
 # Elements below which torch runs an element-wise kernel on one thread

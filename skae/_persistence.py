@@ -28,7 +28,7 @@ from torch import nn
 
 from skae._fitted_state import fitted_state
 from skae._networks import widest_activation
-from skae._optimizer import make_optimizer
+from skae._optimizer import OptimizerParts, make_optimizer
 from skae._scaling import Scaling
 from skae._spec import NetworkSpec
 from skae._statistics import RowMoments
@@ -197,7 +197,7 @@ class _Encoder:
             return {kind: self.encode(dataclasses.asdict(value), key)}
         if isinstance(value, nn.Module):
             return {"network": self.encode(value.state_dict(), key)}
-        if isinstance(value, torch.optim.Optimizer):
+        if isinstance(value, (torch.optim.Optimizer, OptimizerParts)):
             return {"optimizer": self.encode(value.state_dict(), key)}
         raise TypeError(
             f"{key}={value!r} cannot be saved in skae's format: it holds a "
@@ -466,7 +466,13 @@ def _restore_network(estimator, state: dict, device) -> None:
     state["_widest_activation"] = widest_activation(network, spec.n_features)
     optimizer = make_optimizer(network, estimator.learning_rate_init, estimator.alpha, target)
     saved = _tagged(state["optimizer_"], "optimizer")
-    _check_optimizer(optimizer, saved)
+    if isinstance(optimizer, OptimizerParts):
+        if not isinstance(saved, dict) or set(saved) != set(optimizer.parts):
+            raise ValueError(f"optimizer_ has not the parts {sorted(optimizer.parts)}")
+        for name, part in optimizer.parts.items():
+            _check_optimizer(part, saved[name])
+    else:
+        _check_optimizer(optimizer, saved)
     optimizer.load_state_dict(saved)
     state["optimizer_"] = optimizer
 

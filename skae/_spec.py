@@ -18,7 +18,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from skae._networks import Autoencoder, VariationalAutoencoder, make_encoder_decoder
+from skae._networks import (
+    AdversarialAutoencoder,
+    Autoencoder,
+    VariationalAutoencoder,
+    make_encoder_decoder,
+)
 from skae._user_networks import (
     NetworkSource,
     ShapedInput,
@@ -32,7 +37,11 @@ DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 # n_components='auto': a code of 32, the usual size for MNIST-sized inputs,
 # and never more than half the features, so that the code compresses.
 AUTO_MAX_COMPONENTS = 32
-NETWORKS = {"autoencoder": Autoencoder, "vae": VariationalAutoencoder}
+NETWORKS = {
+    "autoencoder": Autoencoder,
+    "vae": VariationalAutoencoder,
+    "adversarial": AdversarialAutoencoder,
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class NetworkSpec:
 
     Attributes
     ----------
-    kind : {'autoencoder', 'vae'}
+    kind : {'autoencoder', 'vae', 'adversarial'}
     n_features, n_components : int
         Input width and code size.
     architecture : {'mlp', 'conv'}
@@ -58,6 +67,9 @@ class NetworkSpec:
         'gaussian' or 'bernoulli' for a VAE.
     encoder, decoder : NetworkSource or None
         The user's networks; None for skae's own.
+    discriminator_layer_sizes : tuple of int
+        The hidden layers of an adversarial autoencoder's discriminator;
+        empty for the others.
     """
 
     kind: str
@@ -71,12 +83,23 @@ class NetworkSpec:
     likelihood: str
     encoder: NetworkSource | None = None
     decoder: NetworkSource | None = None
+    discriminator_layer_sizes: tuple[int, ...] = ()
 
     @classmethod
     def resolve(
         cls, parameters: Mapping, n_features: int, *, kind: str, likelihood: str
     ) -> NetworkSpec:
         """The specification that an estimator's `parameters` give for `n_features` inputs."""
+        spec = cls._resolve_networks(parameters, n_features, kind=kind, likelihood=likelihood)
+        if kind != "adversarial":
+            return spec
+        sizes = positive_ints(parameters["discriminator_layer_sizes"], "discriminator_layer_sizes")
+        return dataclasses.replace(spec, discriminator_layer_sizes=sizes)
+
+    @classmethod
+    def _resolve_networks(
+        cls, parameters: Mapping, n_features: int, *, kind: str, likelihood: str
+    ) -> NetworkSpec:
         architecture = parameters["architecture"]
         n_components = resolve_n_components(parameters["n_components"], n_features)
         if _user_networks(parameters):
@@ -122,6 +145,15 @@ class NetworkSpec:
             encoder, decoder = self._build_own()
         if self.kind == "vae":
             return VariationalAutoencoder(encoder, decoder, self.n_features, self.likelihood)
+        if self.kind == "adversarial":
+            return AdversarialAutoencoder(
+                encoder,
+                decoder,
+                self.likelihood,
+                self.n_components,
+                self.discriminator_layer_sizes,
+                self.activation,
+            )
         return Autoencoder(encoder, decoder, self.likelihood)
 
     def _build_own(self) -> tuple[nn.Module, nn.Module]:
@@ -179,7 +211,8 @@ class NetworkSpec:
         for name in ("encoder", "decoder"):
             values[name] = _source_from_json(values[name], trusted)
         shape = values["image_shape"]
-        values["hidden_layer_sizes"] = positive_ints(values["hidden_layer_sizes"], "layers")
+        for name in ("hidden_layer_sizes", "discriminator_layer_sizes"):
+            values[name] = positive_ints(values[name], "layers")
         values["image_shape"] = None if shape is None else positive_ints(shape, "image_shape")
         for name in ("n_features", "n_components"):
             values[name] = positive_ints(values[name], name)[0]

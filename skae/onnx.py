@@ -1,7 +1,8 @@
 """ONNX export of skae's estimators, through skl2onnx.
 
-Importing this module registers :class:`~skae.AutoencoderTransformer` and
-:class:`~skae.VAETransformer` with `skl2onnx <https://onnx.ai/sklearn-onnx/>`_,
+Importing this module registers :class:`~skae.AutoencoderTransformer`,
+:class:`~skae.VAETransformer` and
+:class:`~skae.AdversarialAutoencoderTransformer` with `skl2onnx <https://onnx.ai/sklearn-onnx/>`_,
 so that a fitted estimator converts on its own or inside a pipeline::
 
     import skae.onnx  # registers skae's converters with skl2onnx
@@ -29,6 +30,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
+from skae._adversarial import AdversarialAutoencoderTransformer
 from skae._autoencoder import AutoencoderTransformer
 from skae._networks import (
     Autoencoder,
@@ -59,6 +61,7 @@ METHODS = ("transform", "inverse_transform")
 _ALIASES = {
     AutoencoderTransformer: "SkaeAutoencoderTransformer",
     VAETransformer: "SkaeVAETransformer",
+    AdversarialAutoencoderTransformer: "SkaeAdversarialAutoencoderTransformer",
 }
 # The oldest opset with every operator emitted here in its current form
 # (Gemm without a bias input, Slice with its bounds as inputs).
@@ -71,7 +74,7 @@ def to_onnx(estimator, method: str = "transform", *, target_opset: int | None = 
 
     Parameters
     ----------
-    estimator : AutoencoderTransformer or VAETransformer
+    estimator : AutoencoderTransformer, VAETransformer or AdversarialAutoencoderTransformer
         A fitted estimator.
     method : {'transform', 'inverse_transform'}, default='transform'
         ``transform``: data in, codes out; ``inverse_transform``: codes in,
@@ -88,7 +91,8 @@ def to_onnx(estimator, method: str = "transform", *, target_opset: int | None = 
     """
     if type(estimator) not in _ALIASES:
         raise TypeError(
-            "skae.onnx.to_onnx converts an AutoencoderTransformer or a VAETransformer, "
+            "skae.onnx.to_onnx converts skae's estimators (AutoencoderTransformer, "
+            "VAETransformer, AdversarialAutoencoderTransformer), "
             f"got {type(estimator).__name__}; use skl2onnx.to_onnx for pipelines."
         )
     _check_method(method)

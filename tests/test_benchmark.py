@@ -24,6 +24,7 @@ TABLE_COLUMNS = [
     "logistic acc.",
     "5-NN acc.",
     "test log-lik. (nats)",
+    "prior MMD²",
     "fit s",
     "transform rows/s",
 ]
@@ -35,10 +36,11 @@ METHODS = [
     "AutoencoderTransformer (mlp)",
     "AutoencoderTransformer (conv)",
     "VAETransformer (mlp)",
+    "AdversarialAutoencoderTransformer (mlp)",
 ]
 FIGURES = [
     "digits_latent_2d.png",
-    "digits_vae_samples.png",
+    "digits_prior_samples.png",
     "digits_error_vs_components.png",
     "digits_reconstructions_k2.png",
     "digits_reconstructions_k4.png",
@@ -76,6 +78,8 @@ def test_cli_table(digits_run):
         assert 0 <= float(row["logistic acc."]) <= 1 and 0 <= float(row["5-NN acc."]) <= 1
         has_likelihood = method in ("PCA", "FactorAnalysis", "VAETransformer (mlp)")
         assert (row["test log-lik. (nats)"] != "—") == has_likelihood
+        has_prior = method in ("VAETransformer (mlp)", "AdversarialAutoencoderTransformer (mlp)")
+        assert (row["prior MMD²"] != "—") == has_prior
     assert by_method["FactorAnalysis", "2"]["test MSE / feature"] == "—"  # no inverse
     assert "--quick" in stdout and "wall time" in stdout
 

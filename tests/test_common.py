@@ -7,13 +7,22 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from test_user_networks import Encoder
 
-from skae import AutoencoderTransformer, Network, VAETransformer, datasets
+from skae import (
+    AdversarialAutoencoderTransformer,
+    AutoencoderTransformer,
+    Network,
+    VAETransformer,
+    datasets,
+)
 from skae._base import BaseAutoencoder
 
 # Few epochs and small networks: the checks test the contract, not the quality.
 ESTIMATORS = [
     AutoencoderTransformer(hidden_layer_sizes=(8,), max_iter=3, random_state=0),
     VAETransformer(hidden_layer_sizes=(8,), max_iter=3, n_importance_samples=4, random_state=0),
+    AdversarialAutoencoderTransformer(
+        hidden_layer_sizes=(8,), discriminator_layer_sizes=(8,), max_iter=3, random_state=0
+    ),
     # A user's networks, sized by skae for each data set of the checks.
     AutoencoderTransformer(
         encoder=Network(Encoder, width=8), decoder=Encoder, max_iter=3, random_state=0
@@ -42,7 +51,10 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 # Every parameter is documented, in the signature's order (numpydoc's parser).
-@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+ALL = [AutoencoderTransformer, VAETransformer, AdversarialAutoencoderTransformer]
+
+
+@pytest.mark.parametrize("Estimator", ALL)
 def test_docstring_parameters_match_signature(Estimator):
     docscrape = pytest.importorskip("numpydoc.docscrape")
     documented = [p.name for p in docscrape.ClassDoc(Estimator)["Parameters"]]
@@ -51,7 +63,7 @@ def test_docstring_parameters_match_signature(Estimator):
 
 def _public_api() -> list[str]:
     names = []
-    for Estimator in (AutoencoderTransformer, VAETransformer):
+    for Estimator in ALL:
         names.append(f"skae.{Estimator.__name__}")
         names += [
             f"skae.{Estimator.__name__}.{name}"

@@ -18,7 +18,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from torch import nn  # noqa: E402
 
 import skae.onnx  # noqa: E402
-from skae import AutoencoderTransformer, VAETransformer  # noqa: E402
+from skae import (  # noqa: E402
+    AdversarialAutoencoderTransformer,
+    AutoencoderTransformer,
+    VAETransformer,
+)
 
 # Two batches an epoch, three epochs: any fitted weights will do.
 FAST = dict(n_components=4, max_iter=3, batch_size=150, early_stopping=False, random_state=0)
@@ -31,6 +35,7 @@ CASES = {
     "ae-conv": (AutoencoderTransformer(**FAST, **CONV), False, "global"),
     "vae-mlp-identity": (VAETransformer(**FAST, **MLP, activation="identity"), False, "global"),
     "vae-conv": (VAETransformer(**FAST, **CONV), False, "global"),
+    "aae-mlp": (AdversarialAutoencoderTransformer(**FAST, **MLP), False, "global"),
     "ae-bce-random-gelu": (
         AutoencoderTransformer(**FAST, **MLP, loss="bce", init="random", activation="gelu"),
         True,

@@ -5,8 +5,14 @@ import torch
 
 from conftest import FAST
 from skae import AutoencoderTransformer
-from skae._networks import mlp
-from skae._optimizer import make_optimizer, optimizer_step, zero_negligible
+from skae._networks import AdversarialAutoencoder, mlp
+from skae._optimizer import (
+    OptimizerParts,
+    make_optimizer,
+    moment_tensors,
+    optimizer_step,
+    zero_negligible,
+)
 from skae._threads import TORCH_CALLS
 
 
@@ -16,6 +22,23 @@ def test_make_optimizer():
     optimizer = make_optimizer(network, 0.01, 0.5, torch.device("cpu"))
     group = optimizer.param_groups[0]
     assert (group["lr"], group["weight_decay"], group["fused"]) == (0.01, 0.5, True)
+
+
+# A network with parts gets one Adam per part, seen together: their groups,
+# their moments, and a state dict by part that loads back.
+def test_optimizer_parts():
+    network = AdversarialAutoencoder(
+        mlp([6, 2], "relu"), mlp([2, 6], "relu"), "mse", 2, (4,), "relu"
+    )
+    optimizer = make_optimizer(network, 0.01, 0.0, torch.device("cpu"))
+    assert isinstance(optimizer, OptimizerParts) and len(optimizer.param_groups) == 3
+    network.loss(torch.ones(3, 6), torch.ones(3, 6)).sum().backward()
+    optimizer["reconstruction"].step()
+    assert len(moment_tensors(optimizer)) == 2 * 4  # the encoder's and decoder's weights, biases
+    state = optimizer.state_dict()
+    fresh = make_optimizer(network, 0.01, 0.0, torch.device("cpu"))
+    fresh.load_state_dict(state)
+    assert fresh["reconstruction"].state_dict()["state"][0]["step"] == 1
 
 
 # Small networks step on one thread; large ones (here, 50,000 weights per

@@ -12,7 +12,12 @@ from sklearn.exceptions import NotFittedError
 
 import skae
 from conftest import FAST, rewrite_model_file
-from skae import AutoencoderTransformer, InconsistentVersionWarning, VAETransformer
+from skae import (
+    AdversarialAutoencoderTransformer,
+    AutoencoderTransformer,
+    InconsistentVersionWarning,
+    VAETransformer,
+)
 from skae._fitted_state import fitted_state
 
 MODELS = {
@@ -205,7 +210,9 @@ def test_save_errors(tmp_path, X):
 
 # The written list of fitted state is complete: fit sets nothing else (it is
 # what pickling and the safe format keep), and a failed fit removes all of it.
-@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+@pytest.mark.parametrize(
+    "Estimator", [AutoencoderTransformer, VAETransformer, AdversarialAutoencoderTransformer]
+)
 def test_fitted_state_is_listed(Estimator, X):
     model = Estimator(**FAST).fit(X)
     expected = {*model.get_params(), *fitted_state(model), "_sklearn_version"}

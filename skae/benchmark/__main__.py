@@ -379,7 +379,7 @@ def _reduction_figures(plots, result, data, args, prefix, rows) -> list[Path]:
     middle = ks[len(ks) // 2]
     figures = [
         plots.plot_latent_2d(models, methods, data, Path(f"{prefix}_latent_2d.png")),
-        plots.plot_vae_samples(models, ks, data, Path(f"{prefix}_vae_samples.png")),
+        plots.plot_prior_samples(models, ks, data, Path(f"{prefix}_prior_samples.png")),
         plots.plot_error_vs_components(rows, data.name, Path(f"{prefix}_error_vs_components.png")),
     ]
     for k in ks:

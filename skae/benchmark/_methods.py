@@ -16,7 +16,7 @@ from sklearn.decomposition import PCA, FactorAnalysis, KernelPCA, TruncatedSVD
 from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import FunctionTransformer
 
-from skae import AutoencoderTransformer, VAETransformer
+from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
 from skae.benchmark._metrics import squared_residuals
 
 # KernelPCA's kernel matrix is n_train x n_train and its fit O(n_train^3):
@@ -74,6 +74,7 @@ class Method:
     uses_components: bool = True
     max_components: Callable[[int, int], int] = _n_features
     has_likelihood: bool = False  # ``score`` is a held-out log-likelihood
+    has_prior: bool = False  # its codes should follow N(0, I) (a VAE's posterior means, an AAE's)
     max_train_samples: int | None = None  # fitted on a subsample of this size
     # For detectors: the anomaly score (higher = more anomalous) of fitted model on X.
     anomaly_score: Callable[[object, np.ndarray], np.ndarray] | None = None
@@ -115,6 +116,10 @@ def _conv_autoencoder(k, s):
 
 def _vae(k, s):
     return VAETransformer(k, **s.network_options())
+
+
+def _adversarial(k, s):
+    return AdversarialAutoencoderTransformer(k, **s.network_options())
 
 
 # A brief fit of a small network, in the spirit of PyOD's defaults (one
@@ -178,7 +183,15 @@ REDUCERS = [
         "VAETransformer (mlp)",
         _vae,
         has_likelihood=True,
+        has_prior=True,
         notes="log-likelihood: the importance-weighted bound of score (100 draws)",
+    ),
+    Method(
+        "aae",
+        "AdversarialAutoencoderTransformer (mlp)",
+        _adversarial,
+        has_prior=True,
+        notes="score is log p(x | z) + log N(z; 0, I), not a likelihood",
     ),
 ]
 
@@ -280,6 +293,12 @@ DETECTORS = [
     ),
     Method("ae", "AutoencoderTransformer", _autoencoder, anomaly_score=_minus_score_samples),
     Method("vae", "VAETransformer", _vae, anomaly_score=_minus_score_samples),
+    Method(
+        "aae",
+        "AdversarialAutoencoderTransformer",
+        _adversarial,
+        anomaly_score=_minus_score_samples,
+    ),
     Method(
         "ae-robust",
         "AutoencoderTransformer (contamination=0.1)",

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from scipy.spatial.distance import cdist
+from scipy.stats import kstest
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -77,6 +79,33 @@ def transform_speed(reducer, X_test) -> float:
     """Rows per second of ``transform`` on the test set."""
     _, seconds = timed(reducer.transform, X_test)
     return len(X_test) / max(seconds, 1e-9)
+
+
+def prior_distances(reducer, X_test: np.ndarray, random_state: int) -> dict:
+    """How far the held-out codes are from the N(0, I) prior.
+
+    ``prior_mmd``: the unbiased squared maximum mean discrepancy between the
+    codes and as many prior draws, with the Gaussian kernel of bandwidth
+    sqrt(n_components) (0 for codes drawn from the prior); ``prior_ks``: the
+    mean over code dimensions of the Kolmogorov-Smirnov statistic of each
+    against N(0, 1).
+    """
+    codes = np.asarray(reducer.transform(X_test), dtype=np.float64)
+    draws = np.random.RandomState(random_state).standard_normal(codes.shape)
+    return {
+        "prior_mmd": _mmd_squared(codes, draws, bandwidth=np.sqrt(codes.shape[1])),
+        "prior_ks": float(np.mean([kstest(column, "norm").statistic for column in codes.T])),
+    }
+
+
+def _mmd_squared(X: np.ndarray, Y: np.ndarray, bandwidth: float) -> float:
+    def kernel_mean(A, B, same: bool) -> float:
+        K = np.exp(-cdist(A, B, "sqeuclidean") / (2 * bandwidth**2))
+        if same:  # the unbiased estimate leaves out each sample's kernel with itself
+            return (K.sum() - np.trace(K)) / (len(A) * (len(A) - 1))
+        return K.mean()
+
+    return float(kernel_mean(X, X, True) + kernel_mean(Y, Y, True) - 2 * kernel_mean(X, Y, False))
 
 
 def detection_scores(y_true, anomaly_score) -> dict:

@@ -103,18 +103,25 @@ def plot_reconstructions(models: dict, methods, data: ReductionData, k: int, pat
     return _save(figure, path)
 
 
-def plot_vae_samples(models: dict, n_components, data: ReductionData, path: Path, seed=0):
-    """Images decoded from draws of the VAE's prior, one row per n_components."""
-    rows = [(k, models["vae", k]) for k in n_components if ("vae", k) in models]
+def plot_prior_samples(models: dict, n_components, data: ReductionData, path: Path, seed=0):
+    """Images decoded from draws of the N(0, I) prior, by the VAE and the
+    adversarial autoencoder: one row per model and n_components."""
+    names = {"vae": "VAE", "aae": "AAE"}
+    rows = [
+        (f"{name}, k={k}", models[key, k])
+        for key, name in names.items()
+        for k in n_components
+        if (key, k) in models
+    ]
     if not rows:
         return None
     figure = Figure(figsize=(1.0 * N_COLUMNS + 1.5, 1.05 * len(rows) + 0.4), layout="constrained")
     axes = _image_axes(figure, len(rows), N_COLUMNS)
-    for i, (k, model) in enumerate(rows):
+    for i, (label, model) in enumerate(rows):
         for j, image in enumerate(model.sample(N_COLUMNS, random_state=seed)):
             _show(axes[i, j], image, data)
-        _row_label(axes[i, 0], f"n_components={k}")
-    figure.suptitle(f"{data.name}: VAETransformer.sample, draws from the prior N(0, I)")
+        _row_label(axes[i, 0], label)
+    figure.suptitle(f"{data.name}: sample(), decoded draws from the prior N(0, I)")
     return _save(figure, path)
 
 

@@ -40,6 +40,7 @@ REDUCTION_COLUMNS = [
     ("logistic_accuracy", "logistic acc.", _number(3)),
     ("knn_accuracy", "5-NN acc.", _number(3)),
     ("log_likelihood", "test log-lik. (nats)", _significant),
+    ("prior_mmd", "prior MMD²", _number(4)),
     ("fit_seconds", "fit s", _number(2)),
     ("transform_rows_per_second", "transform rows/s", _rate),
 ]
@@ -55,6 +56,8 @@ REDUCTION_CSV_FIELDS = [
     "logistic_accuracy",
     "knn_accuracy",
     "log_likelihood",
+    "prior_mmd",
+    "prior_ks",
     "fit_seconds",
     "transform_rows_per_second",
     "n_iter",

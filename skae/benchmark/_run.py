@@ -20,6 +20,7 @@ from skae.benchmark._metrics import (
     classification_accuracies,
     detection_scores,
     held_out_log_likelihood,
+    prior_distances,
     reconstruction_errors,
     timed,
     transform_speed,
@@ -155,6 +156,8 @@ def _fit_and_measure_reducer(
     measures["log_likelihood"] = (
         held_out_log_likelihood(model, data.X_test) if method.has_likelihood else np.nan
     )
+    prior = prior_distances(model, data.X_test, settings.random_state) if method.has_prior else {}
+    measures.update({"prior_mmd": np.nan, "prior_ks": np.nan, **prior})
     measures["transform_rows_per_second"] = transform_speed(model, data.X_test)
     if method.key == "raw":  # the identity: nothing to time
         measures["fit_seconds"] = measures["transform_rows_per_second"] = np.nan
