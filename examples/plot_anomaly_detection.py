@@ -108,14 +108,40 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# To turn the score into a yes/no decision, pick a threshold on the training
-# data, e.g. flag the samples scoring below the 1st percentile of the training
-# scores. The same recipe works for any tabular data: fit on data known to be
-# normal, then score new data with ``score_samples``.
-threshold = np.percentile(ae.score_samples(X_train), 1)
-flagged = ae.score_samples(X_test) < threshold
+# ``predict`` turns the score into a yes/no decision, -1 for an outlier, as
+# scikit-learn's detectors do: below ``offset_``, the threshold that
+# ``contamination`` sets on the training scores. By default
+# (``contamination='auto'``) it is the boxplot rule, Q1 - 1.5 IQR of the
+# training scores; here ``contamination=0.01`` flags 1% of the training
+# images, the false-alarm rate we accept.
+ae_1pct = AutoencoderTransformer(contamination=0.01, **network).fit(X_train)
+flagged = ae_1pct.predict(X_test) == -1
 print(f"flagged {flagged[is_anomaly == 1].mean():.0%} of the sevens")
 print(f"and {flagged[is_anomaly == 0].mean():.0%} of the normal test digits")
+
+# %%
+# Why is a sample flagged?
+# ------------------------
+# ``score_samples_by_feature`` splits the reconstruction part of the score
+# into one term per feature (here, per pixel), in nats: the lowest terms are
+# the pixels the model explains worst. Below, three flagged sevens and a
+# normal test digit with its top three rows of pixels lit: the explanation
+# points at the pixels that a normal digit would not have, or would not lack.
+damaged = X_test_normal[:1].copy()
+damaged[0, :24] = 16  # the top three rows of pixels lit
+examples = np.vstack([X_novel[flagged[is_anomaly == 1]][:3], damaged])
+terms = ae_1pct.score_samples_by_feature(examples)
+fig, axes = plt.subplots(2, 4, figsize=(8, 4.4))
+for column, (image, term) in enumerate(zip(examples, terms)):
+    axes[0, column].imshow(image.reshape(8, 8), cmap="gray_r")
+    axes[1, column].imshow(-term.reshape(8, 8), cmap="Reds")
+    for ax in axes[:, column]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+axes[0, 0].set_ylabel("image")
+axes[1, 0].set_ylabel("- term per pixel")
+fig.tight_layout()
+plt.show()
 
 # %%
 # Outliers in the training data: ``contamination``
@@ -137,17 +163,17 @@ X_dirty = np.vstack([X_train, X_sevens_train])
 is_planted = np.r_[np.zeros(len(X_train)), np.ones(len(X_sevens_train))]
 
 dirty_models = {
-    "contamination=0 (default)": AutoencoderTransformer(**network),
+    "contamination='auto' (default)": AutoencoderTransformer(**network),
     "contamination=0.1": AutoencoderTransformer(contamination=0.1, **network),
 }
 dirty_scores = {}
-print(f"{'ROC AUC':<27}{'sevens in training data':>24}{'unseen sevens':>15}")
+print(f"{'ROC AUC':<31}{'sevens in training data':>24}{'unseen sevens':>15}")
 for name, model in dirty_models.items():
     model.fit(X_dirty)
     dirty_scores[name] = -model.score_samples(X_dirty)
     auc_train = roc_auc_score(is_planted, dirty_scores[name])
     auc_test = roc_auc_score(is_anomaly, -model.score_samples(X_test))
-    print(f"{name:<27}{auc_train:>24.3f}{auc_test:>15.3f}")
+    print(f"{name:<31}{auc_train:>24.3f}{auc_test:>15.3f}")
 
 # %%
 # ROC curves for finding the planted sevens among the training data: with the

@@ -112,7 +112,7 @@ class AdversarialAutoencoderTransformer(AutoencoderTransformer):
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
-        contamination: float = 0.0,
+        contamination: float | str = "auto",
         neighbor_weight: float = 0.0,
         perplexity: float = 5.0,
         batch_size: int = 64,

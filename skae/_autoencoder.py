@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.utils._param_validation import StrOptions
+from torch.nn import functional as F
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, fold_batches, map_batches
@@ -124,7 +125,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
-        contamination: float = 0.0,
+        contamination: float | str = "auto",
         neighbor_weight: float = 0.0,
         perplexity: float = 5.0,
         batch_size: int = 64,
@@ -224,6 +225,24 @@ class AutoencoderTransformer(BaseAutoencoder):
             return constant + log_likelihood - 0.5 * mahalanobis
 
         return score
+
+    def _feature_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        # Each feature's log p(x_j | z) in the scaled space, in float64 as the score's.
+        device, network = _float64_device(self.device_), self.network_
+        if self._spec.likelihood == "mse":
+            variance = torch.as_tensor(self.noise_variance_ / self.input_scale_**2, device=device)
+            constant = -0.5 * (LOG_2PI + torch.log(variance))
+
+        def terms(x: torch.Tensor) -> torch.Tensor:
+            output = network.decoder(network.encode(x))
+            if self._spec.likelihood == "mse":
+                residual = (output - x).to(device, torch.float64)
+                return constant - 0.5 * residual.square() / variance
+            cross_entropy = F.binary_cross_entropy_with_logits(output, x, reduction="none")
+            outside = (x < 0) | (x > 1)  # no likelihood there, as in score_samples
+            return (-cross_entropy).masked_fill(outside, -np.inf).to(device, torch.float64)
+
+        return terms
 
     def _code_distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """The Gaussian of the codes that scores and samples use: the training codes'."""

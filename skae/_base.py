@@ -34,6 +34,7 @@ from skae._generation import GenerativeMixin
 from skae._losses import Objective
 from skae._networks import widest_activation
 from skae._optimizer import make_optimizer
+from skae._outliers import OutlierDetectionMixin
 from skae._parameters import PARAMETER_CONSTRAINTS
 from skae._persistence import PersistenceMixin
 from skae._scaling import Scaling, lowest_outside_unit_interval
@@ -64,6 +65,7 @@ from skae._validation import (
 class BaseAutoencoder(
     PersistenceMixin,
     GenerativeMixin,
+    OutlierDetectionMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     BaseEstimator,
@@ -84,7 +86,7 @@ class BaseAutoencoder(
     _fitted_state: tuple[str, ...] = (
         "device_", "network_", "optimizer_", "_spec", "_scaling", "_rng", "_history",
         "_moments", "_widest_activation", "loss_curve_", "validation_loss_curve_",
-        "best_loss_", "best_epoch_", "n_iter_",
+        "best_loss_", "best_epoch_", "n_iter_", "offset_",
     )  # fmt: skip
 
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
@@ -271,7 +273,10 @@ class BaseAutoencoder(
         and ``likelihood='bernoulli'``) or so far from the training data that
         the float32 network overflows."""
         check_is_fitted(self)
-        X = self._validate(X, reset=False)
+        return self._scores(self._validate(X, reset=False))
+
+    def _scores(self, X) -> np.ndarray:
+        """:meth:`score_samples` of validated rows."""
         scorer = self._batch_scorer()
         if self._unit_interval_loss is not None:  # no likelihood outside [0, 1]
             scorer = lowest_outside_unit_interval(scorer)
@@ -370,6 +375,7 @@ class BaseAutoencoder(
         self._summarize_fit(batches, validation)
         if np.any(extremes[0] < extremes[1]):
             check_codes_vary(self._moments["codes"])
+        self._fit_offset(X)
         return self
 
     def _training_options(
@@ -384,7 +390,7 @@ class BaseAutoencoder(
             tol=self.tol,
             noise=self.noise,
             noise_level=self.noise_level,
-            trim_fraction=self.contamination,
+            trim_fraction=0.0 if self.contamination == "auto" else self.contamination,
             adaptive_learning_rate=adaptive,
             mixed_precision=self.mixed_precision,
             # A bar per partial_fit call would be one epoch long: a line instead.

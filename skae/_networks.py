@@ -331,6 +331,26 @@ class VariationalAutoencoder(_Autoencoding):
         z_score = (target - output) * torch.exp(-log_scale)
         return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI).sum(-1)
 
+    def log_likelihood_terms(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """log p(target_j | z) of each feature j, whose sum is :meth:`log_likelihood`.
+
+        Not its building block: negating before the sum rounds the training
+        gradients differently, by an ulp, and would change every fitted VAE."""
+        if self.likelihood == "bernoulli":
+            target = target.expand_as(output)
+            return -F.binary_cross_entropy_with_logits(output, target, reduction="none")
+        log_scale = self.log_scale.clamp(min=LOGVAR_MIN / 2)
+        z_score = (target - output) * torch.exp(-log_scale)
+        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI)
+
+    def expected_log_likelihood_terms(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """E_q[log p(x_j | z)] of each feature j, averaged over the K draws
+        z_k = mean + noise_k * std (`noise` of shape (K, n_components))."""
+        mean, logvar = self.encode(x)
+        z = mean + noise[:, None, :] * torch.exp(0.5 * logvar)
+        output = self.decoder(z.flatten(0, 1)).view(len(noise), *x.shape)
+        return self.log_likelihood_terms(output, x).mean(0)
+
     @staticmethod
     def kl_per_component(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """KL(q(z | x) || N(0, I)) for each latent dimension (Kingma & Welling, App. B)."""

@@ -25,7 +25,7 @@ PARAMETER_CONSTRAINTS = {
     "scaling": [StrOptions({"auto", "standard", "global", "minmax", "global_minmax"}), None],
     "noise": [StrOptions({"gaussian", "masking"}), None],
     "noise_level": [Interval(Real, 0, None, closed="left")],
-    "contamination": [Interval(Real, 0, 0.5, closed="left")],
+    "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
     "neighbor_weight": [Interval(Real, 0, None, closed="left")],
     "perplexity": [Interval(Real, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -138,13 +138,16 @@ SHARED_DOCS = {
         ``transform`` never adds noise.
     noise_level : float, default=0.1
         Strength of the `noise`.
-    contamination : float in [0, 0.5), default=0.0
-        The expected fraction of outliers in the training data. That fraction
+    contamination : 'auto' or float in (0, 0.5], default='auto'
+        The expected fraction of outliers in the training data, as for
+        :class:`~sklearn.ensemble.IsolationForest`. It sets `offset_`, the
+        threshold of :meth:`predict`: that fraction of the training rows
+        scores below it. A float also trims the training loss: that fraction
         of the worst-fitted samples of each batch (and of the validation set)
-        is left out of the loss, a trimmed mean (least trimmed squares), so
-        that outliers in the training data are not learned and stay easy to
-        flag with ``score_samples``. Use it for anomaly detection (e.g. 0.1);
-        0 trains on every sample.
+        is left out of the mean (least trimmed squares), so that outliers in
+        the training data are not learned and stay easy to flag. 'auto'
+        trims nothing and sets `offset_` by the boxplot rule on the training
+        scores, Q1 - 1.5 IQR, which needs no guess of the fraction.
     neighbor_weight : float, default=0.0
         Weight of a parametric t-SNE term (van der Maaten, 2009) added to the
         loss: within each batch, the divergence between the neighbourhoods of
@@ -257,6 +260,11 @@ SHARED_DOCS = {
         epochs run before it: 0 for a fresh fit.
     n_iter_ : int
         Number of epochs run.
+    offset_ : float
+        The training score below which a sample is an outlier (see
+        `contamination`): ``decision_function(X) = score_samples(X) -
+        offset_``. Computed on the training data (at most 10,000 evenly
+        spaced rows); after ``partial_fit``, on its chunk.
 """,
     "feature_attributes": """\
     n_features_in_ : int

@@ -105,6 +105,11 @@ class Scaling:
         return cls(kind, offset, np.where(constant, 1.0, scale))  # constant features stay
 
     @property
+    def log_jacobian_per_feature(self) -> np.ndarray:
+        """Each feature's part of :attr:`log_jacobian`."""
+        return -np.log(self.scale)
+
+    @property
     def log_jacobian(self) -> float:
         """log |det d(scaled x)/dx|: converts densities of scaled data to input units."""
         return -float(np.sum(np.log(self.scale)))

@@ -150,7 +150,7 @@ class VAETransformer(BaseAutoencoder):
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
-        contamination: float = 0.0,
+        contamination: float | str = "auto",
         neighbor_weight: float = 0.0,
         perplexity: float = 5.0,
         batch_size: int = 64,
@@ -255,15 +255,20 @@ class VAETransformer(BaseAutoencoder):
         return int(self.n_importance_samples)  # a NumPy integer would overflow in torch's sizes
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        # The same draws for every call and every sample: deterministic scores.
-        generator = torch.Generator().manual_seed(self._score_seed)
-        noise = torch.randn((self._n_importance_draws, self.n_components_), generator=generator)
-        noise, log_jacobian = noise.to(self.device_), self._scaling.log_jacobian
+        noise, log_jacobian = self._score_noise(), self._scaling.log_jacobian
 
         def score(x: torch.Tensor) -> torch.Tensor:
             return self.network_.importance_weighted_log_likelihood(x, noise) + log_jacobian
 
         return score
+
+    def _feature_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        noise = self._score_noise()
+
+        def terms(x: torch.Tensor) -> torch.Tensor:
+            return self.network_.expected_log_likelihood_terms(x, noise).double()
+
+        return terms
 
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         network = self.network_
@@ -279,6 +284,13 @@ class VAETransformer(BaseAutoencoder):
         spread = np.diag(self._summarize("codes", RowMoments.of(means, covariance=True)).covariance)
         self.active_components_ = spread > ACTIVITY_THRESHOLD
         self._score_seed = self._draw_seed()
+
+    def _score_noise(self) -> torch.Tensor:
+        """The draws of every score: the same for every call and every sample,
+        so that scores are deterministic."""
+        generator = torch.Generator().manual_seed(self._score_seed)
+        noise = torch.randn((self._n_importance_draws, self.n_components_), generator=generator)
+        return noise.to(self.device_)
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         return rng.standard_normal((n_samples, self.n_components_))

@@ -46,7 +46,7 @@ from skae._vae import VAETransformer
 try:
     from onnx import ModelProto, helper, numpy_helper
     from skl2onnx import convert_sklearn, update_registered_converter
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, guess_tensor_type
     from skl2onnx.common.utils import check_input_and_output_numbers, check_input_and_output_types
 except ModuleNotFoundError as error:  # pragma: no cover - depends on the environment
     # Of the same type and name, so that callers can tell which dependency is missing.
@@ -120,6 +120,17 @@ def _method(operator) -> str:
 
 # ----------------------------------------------------------------------
 # The skl2onnx shape calculator and converter
+
+
+def _parse(scope, model, inputs, custom_parsers=None) -> list:
+    """One output, as for a transformer: skl2onnx would give an outlier
+    detector a label and a score."""
+    operator = scope.declare_local_operator(_ALIASES[type(model)], model)
+    operator.inputs = inputs
+    operator.outputs.append(
+        scope.declare_local_variable("variable", guess_tensor_type(inputs[0].type))
+    )
+    return operator.outputs
 
 
 def _calculate_output_shapes(operator) -> None:
@@ -393,5 +404,6 @@ for _estimator, _alias in _ALIASES.items():
         _alias,
         _calculate_output_shapes,
         _convert,
+        parser=_parse,
         options={"method": list(METHODS)},
     )

@@ -1,0 +1,141 @@
+"""Outlier detection: scikit-learn's outlier API on the estimators' scores,
+and the per-feature terms that explain them.
+
+``score_samples`` is higher for more typical rows. ``contamination`` sets
+``offset_``, the training score below which a row is an outlier, so that
+``decision_function(X) = score_samples(X) - offset_`` is negative for
+outliers and ``predict`` returns -1 for them and +1 otherwise, as for
+:class:`~sklearn.ensemble.IsolationForest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.base import OutlierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from skae._batches import map_batches
+from skae._validation import MatrixLike
+
+# offset_ is a quantile of the training scores, computed on at most this many
+# rows, evenly spaced: its sampling error, sqrt(p (1 - p) / n), is below 0.005
+# for any contamination p.
+OFFSET_MAX_ROWS = 10_000
+# contamination='auto': Tukey's boxplot rule, outliers below Q1 - 1.5 IQR.
+TUKEY_FENCE = 1.5
+
+
+def training_offset(scores: np.ndarray, contamination: float | str) -> float:
+    """The score below which a training row is an outlier: the `contamination`
+    quantile of the training `scores`, or for 'auto' the lower fence of the
+    boxplot rule, Q1 - 1.5 IQR, which needs no guess of the fraction."""
+    finite = np.isfinite(scores)
+    if not finite.any():
+        return -np.inf
+    # Rows without a density (-inf) rank below all others.
+    scores = np.where(finite, scores, scores[finite].min() - 1.0)
+    if contamination == "auto":
+        q1, q3 = np.percentile(scores, [25, 75])
+        return float(q1 - TUKEY_FENCE * (q3 - q1))
+    return float(np.percentile(scores, 100 * contamination))
+
+
+def offset_rows(n_samples: int) -> np.ndarray:
+    """The rows whose scores set ``offset_``: all, or evenly spaced ones."""
+    if n_samples <= OFFSET_MAX_ROWS:
+        return np.arange(n_samples)
+    return np.linspace(0, n_samples - 1, OFFSET_MAX_ROWS).round().astype(np.intp)
+
+
+class OutlierDetectionMixin(OutlierMixin):
+    """``decision_function``, ``predict`` and ``fit_predict`` (scikit-learn's
+    :class:`~sklearn.base.OutlierMixin`) on ``score_samples`` and ``offset_``,
+    and the per-feature terms of the score."""
+
+    def decision_function(self, X: MatrixLike) -> np.ndarray:
+        """Shifted scores: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        check_is_fitted(self)
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: MatrixLike) -> np.ndarray:
+        """Whether each sample is an outlier (-1) or an inlier (+1).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 where ``decision_function(X) < 0``, else +1.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def score_samples_by_feature(self, X: MatrixLike):
+        """Each feature's part of the reconstruction term of the score.
+
+        The rows sum to the reconstruction part of :meth:`score_samples`:
+        log p(x | z) for the autoencoders (Gaussian with the per-feature
+        variances `noise_variance_`, or Bernoulli), in nats and in X's units;
+        for the VAE, its expected value over the posterior, the first term
+        of the evidence lower bound, with the draws that the score uses. The
+        lowest terms of an outlier name the features that make it one.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to explain.
+
+        Returns
+        -------
+        terms : ndarray or DataFrame of shape (n_samples, n_features)
+            Float64; a DataFrame with X's feature names (or ``x0``, ``x1``,
+            ...) and index under ``set_output(transform="pandas")``.
+        """
+        check_is_fitted(self)
+        rows = self._validate(X, reset=False)
+        self.network_.eval()
+        terms = map_batches(self._feature_scorer(), self._batches(rows), self._score_batch_size)
+        terms = terms.double().numpy() + self._scaling.log_jacobian_per_feature
+        return self._as_output(terms, X)
+
+    def _reconstruction_score(self, X: MatrixLike) -> np.ndarray:
+        """The reconstruction part of :meth:`score_samples`, summed over features."""
+        terms = self.score_samples_by_feature(X)
+        return np.asarray(terms).sum(axis=1)
+
+    def _feature_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function giving the per-feature terms of a scaled batch, in the
+        scaled space (the scaling's log-Jacobian is added after)."""
+        raise NotImplementedError
+
+    def _as_output(self, terms: np.ndarray, X):
+        if getattr(self, "_sklearn_output_config", {}).get("transform") != "pandas":
+            return terms
+        import pandas as pd
+
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{i}" for i in range(self.n_features_in_)]
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(terms, columns=list(names), index=index)
+
+    def _fit_offset(self, X) -> None:
+        """Set ``offset_`` from the scores of (evenly spaced rows of) the training data."""
+        scores = self._scores(X[offset_rows(X.shape[0])])
+        self.offset_ = training_offset(scores, self.contamination)

@@ -1,0 +1,118 @@
+"""The outlier-detection API: contamination, offset_, decision_function,
+predict, fit_predict, and per-feature explanations of the scores."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import is_outlier_detector
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
+
+ESTIMATORS = [AutoencoderTransformer, VAETransformer, AdversarialAutoencoderTransformer]
+QUICK = dict(hidden_layer_sizes=(32,), max_iter=20, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def contaminated():
+    """Gaussian data on a 3-D plane in 12-D, with 5% of the rows far off it."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 3)) @ rng.normal(size=(3, 12)) + 0.1 * rng.normal(size=(600, 12))
+    outliers = rng.choice(600, 30, replace=False)
+    X[outliers] += rng.normal(scale=4.0, size=(30, 12))
+    labels = np.ones(600, dtype=int)
+    labels[outliers] = -1
+    return X, labels
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_the_outlier_api(Estimator, contaminated):
+    X, labels = contaminated
+    est = Estimator(n_components=3, contamination=0.05, **QUICK).fit(X)
+    assert is_outlier_detector(est)
+    scores, decision = est.score_samples(X), est.decision_function(X)
+    assert_allclose(decision, scores - est.offset_)
+    predicted = est.predict(X)
+    assert predicted.dtype.kind == "i" and set(np.unique(predicted)) == {-1, 1}
+    assert_array_equal(predicted, np.where(decision < 0, -1, 1))
+    assert np.mean(predicted == -1) == pytest.approx(0.05, abs=1 / 600)
+    # The injected outliers are what it flags.
+    assert np.mean(predicted[labels == -1] == -1) > 0.8
+    assert_array_equal(
+        Estimator(n_components=3, contamination=0.05, **QUICK).fit_predict(X), predicted
+    )
+
+
+# 'auto' trims nothing and sets the threshold by the boxplot rule on the
+# training scores: Q1 - 1.5 IQR.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_auto_is_the_boxplot_rule(Estimator, contaminated):
+    X, labels = contaminated
+    est = Estimator(n_components=3, **QUICK).fit(X)
+    assert est.contamination == "auto"
+    q1, q3 = np.percentile(est.score_samples(X), [25, 75])
+    assert est.offset_ == pytest.approx(q1 - 1.5 * (q3 - q1))
+    flagged = est.predict(X) == -1
+    assert 0 < flagged.mean() < 0.2 and np.mean(labels[flagged] == -1) > 0.5
+
+
+def test_contamination_is_a_fraction_in_the_open_closed_half(contaminated):
+    X, _ = contaminated
+    for bad in (0.0, 0.6, -0.1, "most"):
+        with pytest.raises(InvalidParameterError, match="contamination"):
+            AutoencoderTransformer(contamination=bad).fit(X)
+    AutoencoderTransformer(contamination=0.5, max_iter=1).fit(X)
+
+
+def test_offset_follows_partial_fit_and_a_failed_fit_keeps_it(contaminated):
+    X, _ = contaminated
+    est = AutoencoderTransformer(n_components=3, contamination=0.1, **QUICK).fit(X[:300])
+    first = est.offset_
+    est.partial_fit(X[300:])
+    assert est.offset_ != first
+    assert np.mean(est.predict(X[300:]) == -1) == pytest.approx(0.1, abs=1 / 300)
+
+
+# ----------------------------------------------------------------------
+# Explanations
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_feature_terms_sum_to_the_reconstruction_part(Estimator, contaminated):
+    X, _ = contaminated
+    est = Estimator(n_components=3, **QUICK).fit(X)
+    terms = est.score_samples_by_feature(X[:50])
+    assert terms.shape == (50, 12) and terms.dtype == np.float64
+    assert_allclose(terms.sum(axis=1), est._reconstruction_score(X[:50]), rtol=1e-6)
+
+
+# A corrupted feature ranks first (the lowest term) in the rows it corrupts.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_the_corrupted_feature_ranks_first(Estimator, contaminated):
+    X, labels = contaminated
+    clean = X[labels == 1]
+    est = Estimator(n_components=3, **QUICK).fit(clean)
+    corrupted = clean[:40].copy()
+    corrupted[:, 7] += 5 * clean[:, 7].std()
+    terms = est.score_samples_by_feature(corrupted)
+    assert np.mean(terms.argmin(axis=1) == 7) >= 0.95
+
+
+def test_feature_terms_as_a_data_frame(contaminated):
+    X, _ = contaminated
+    frame = pd.DataFrame(X, columns=[f"sensor {i}" for i in range(12)], index=range(100, 700))
+    est = AutoencoderTransformer(n_components=3, **QUICK).set_output(transform="pandas")
+    terms = est.fit(frame).score_samples_by_feature(frame.iloc[:5])
+    assert list(terms.columns) == list(frame.columns)
+    assert list(terms.index) == [100, 101, 102, 103, 104]
+    unnamed = AutoencoderTransformer(n_components=3, **QUICK).set_output(transform="pandas")
+    assert list(unnamed.fit(X).score_samples_by_feature(X[:2]).columns)[:2] == ["x0", "x1"]
+
+
+def test_bce_terms_are_per_pixel_bernoulli_terms(digits):
+    X = digits[0][:400]
+    est = AutoencoderTransformer(n_components=4, loss="bce", **QUICK).fit(X)
+    terms = est.score_samples_by_feature(X[:10])
+    assert_allclose(terms.sum(axis=1), est._reconstruction_score(X[:10]), rtol=1e-6)
+    assert np.isfinite(terms).all()
