@@ -151,7 +151,7 @@ def test_complex_dtype(Estimator, X):
         ({"device": "tpu"}, "device='tpu' is not a valid torch device"),
         ({"device": "meta"}, r"device='meta' is not usable on this machine \(NotImplementedError"),
         ({"noise": "masking", "noise_level": 1.0}, r"noise_level must be in \[0, 1\)"),
-        ({"contamination": 0.5}, "'contamination' parameter"),
+        ({"contamination": 0.6}, "'contamination' parameter"),
         ({"neighbor_weight": -1.0}, "'neighbor_weight' parameter"),
         ({"perplexity": 0.5}, "'perplexity' parameter"),
     ],
