@@ -58,10 +58,11 @@ def adversarial_step(
             codes = network.encoder(x_in)
         draws = torch.randn(codes.shape, generator=generator, device=codes.device)
         take("discriminator", network.discriminator_loss(codes.detach(), draws))
-        # The generator's rate follows the reconstruction's (its schedule included).
+        # The generator's rate follows the reconstruction's (its schedule
+        # included); the reconstruction step alone applies the weight decay.
         rate = optimizer["reconstruction"].param_groups[0]["lr"] * objective.adversarial_weight
         for group in optimizer["generator"].param_groups:
-            group["lr"] = rate
+            group["lr"], group["weight_decay"] = rate, 0.0
         take("generator", network.generator_loss(codes))
         return reconstruction.detach()
 

@@ -239,8 +239,7 @@ class AutoencoderTransformer(BaseAutoencoder):
                 residual = (output - x).to(device, torch.float64)
                 return constant - 0.5 * residual.square() / variance
             cross_entropy = F.binary_cross_entropy_with_logits(output, x, reduction="none")
-            outside = (x < 0) | (x > 1)  # no likelihood there, as in score_samples
-            return (-cross_entropy).masked_fill(outside, -np.inf).to(device, torch.float64)
+            return (-cross_entropy).to(device, torch.float64)
 
         return terms
 

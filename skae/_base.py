@@ -359,16 +359,17 @@ class BaseAutoencoder(
         validation = self._batches(X, validation_rows) if validate else None
         options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
         seed = self._draw_seed()
-        history = train(
-            self.network_,
-            self.optimizer_,
-            batches,
-            validation,
-            options,
-            self._history,
-            seed,
-            self._training_step,
-        )
+        with self._spec.training_randomness(seed, self.device_):
+            history = train(
+                self.network_,
+                self.optimizer_,
+                batches,
+                validation,
+                options,
+                self._history,
+                seed,
+                self._training_step,
+            )
         vars(self).update(history.fitted_attributes())
         if reset or not accumulate:
             self._moments = {}

@@ -50,9 +50,15 @@ def copy_fitted_state(estimator) -> dict:
             value = vars(estimator)[name]
             if isinstance(value, (nn.Module, torch.optim.Optimizer, OptimizerParts)):
                 copies[name] = _InPlace(value, copy_state(value.state_dict()))
+            elif _is_frozen(value):  # the network's specification: a copy would
+                copies[name] = value  # copy a user's network, and compare unequal
             else:
                 copies[name] = copy.deepcopy(value)
     return copies
+
+
+def _is_frozen(value) -> bool:
+    return dataclasses.is_dataclass(value) and type(value).__dataclass_params__.frozen
 
 
 def restore_fitted_state(estimator, copies: dict) -> None:

@@ -15,9 +15,11 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from sklearn.base import OutlierMixin
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from skae._batches import map_batches
+from skae._scaling import outside_unit_interval
 from skae._validation import MatrixLike
 
 # offset_ is a quantile of the training scores, computed on at most this many
@@ -48,6 +50,15 @@ def offset_rows(n_samples: int) -> np.ndarray:
     if n_samples <= OFFSET_MAX_ROWS:
         return np.arange(n_samples)
     return np.linspace(0, n_samples - 1, OFFSET_MAX_ROWS).round().astype(np.intp)
+
+
+def _lowest_outside_unit_interval(
+    scorer: Callable[[torch.Tensor], torch.Tensor],
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    def terms(x: torch.Tensor) -> torch.Tensor:
+        return scorer(x).masked_fill(outside_unit_interval(x), -torch.inf)
+
+    return terms
 
 
 class OutlierDetectionMixin(OutlierMixin):
@@ -82,9 +93,10 @@ class OutlierDetectionMixin(OutlierMixin):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            -1 where ``decision_function(X) < 0``, else +1.
+            +1 where ``decision_function(X) >= 0``, else -1 (also for a
+            score of -inf when every training score was -inf).
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return np.where(self.decision_function(X) >= 0, 1, -1)
 
     def score_samples_by_feature(self, X: MatrixLike):
         """Each feature's part of the reconstruction term of the score.
@@ -109,10 +121,14 @@ class OutlierDetectionMixin(OutlierMixin):
         """
         check_is_fitted(self)
         rows = self._validate(X, reset=False)
+        scorer = self._feature_scorer()
+        if self._unit_interval_loss is not None:  # as in score_samples
+            scorer = _lowest_outside_unit_interval(scorer)
         self.network_.eval()
-        terms = map_batches(self._feature_scorer(), self._batches(rows), self._score_batch_size)
-        terms = terms.double().numpy() + self._scaling.log_jacobian_per_feature
-        return self._as_output(terms, X)
+        terms = map_batches(scorer, self._batches(rows), self._score_batch_size).double()
+        # A term that overflows the float32 network is the lowest, as a score is.
+        terms = torch.nan_to_num(terms, nan=-np.inf, posinf=-np.inf, neginf=-np.inf).numpy()
+        return self._as_output(terms + self._scaling.log_jacobian_per_feature, X)
 
     def _reconstruction_score(self, X: MatrixLike) -> np.ndarray:
         """The reconstruction part of :meth:`score_samples`, summed over features."""
@@ -125,15 +141,21 @@ class OutlierDetectionMixin(OutlierMixin):
         raise NotImplementedError
 
     def _as_output(self, terms: np.ndarray, X):
-        if getattr(self, "_sklearn_output_config", {}).get("transform") != "pandas":
+        """`terms` in the container that ``set_output`` (or scikit-learn's
+        ``transform_output``) asks of transform, with X's feature names."""
+        container = _get_output_config("transform", self)["dense"]
+        if container == "default":
             return terms
+        names = getattr(self, "feature_names_in_", None)
+        names = list(names) if names is not None else [f"x{i}" for i in range(terms.shape[1])]
+        if container == "polars":
+            import polars
+
+            return polars.DataFrame(terms, schema=names)
         import pandas as pd
 
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{i}" for i in range(self.n_features_in_)]
         index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(terms, columns=list(names), index=index)
+        return pd.DataFrame(terms, columns=names, index=index)
 
     def _fit_offset(self, X) -> None:
         """Set ``offset_`` from the scores of (evenly spaced rows of) the training data."""

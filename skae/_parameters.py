@@ -88,10 +88,11 @@ SHARED_DOCS = {
         your networks, their own).
     encoder : nn.Module class, Network or nn.Module, default=None
         Your own torch encoder, given with a `decoder`, in place of skae's
-        networks (then `architecture`, `hidden_layer_sizes` and `activation`
-        are not used). It maps a batch of samples, shaped ``(batch,
-        n_features)``, or ``(batch, *image_shape)`` when `image_shape` is
-        given, to ``(batch, n_components)`` codes; a VAE's to ``(batch, 2 *
+        networks (then `architecture` and `hidden_layer_sizes` are not used,
+        and `activation` only by an adversarial autoencoder's discriminator).
+        It maps a batch of samples, shaped ``(batch, n_features)``, or
+        ``(batch, *image_shape)`` when `image_shape` is given, to ``(batch,
+        n_components)`` codes; a VAE's to ``(batch, 2 *
         n_components)``, the posterior means then the log-variances. Give a
         class, called at fit with the arguments ``n_inputs`` (here
         n_features) and ``n_outputs`` where its constructor takes them; a

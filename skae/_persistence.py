@@ -36,6 +36,7 @@ from skae._training import History
 from skae._user_networks import (
     Network,
     TrustedClasses,
+    UntrustedNetworkError,
     check_module_class,
     class_path,
 )
@@ -116,9 +117,6 @@ def save(estimator, path: str | os.PathLike) -> None:
     tensors: dict[str, torch.Tensor] = {}
     encoder = _Encoder(tensors)
     params = estimator.get_params(deep=False)
-    for role in ("encoder", "decoder"):
-        if isinstance(params[role], nn.Module):
-            estimator._spec.to_json()  # raises the error that says what to do
     state = {
         name: getattr(estimator, name)
         for name in fitted_state(estimator)
@@ -195,10 +193,16 @@ class _Encoder:
         if isinstance(value, (History, RowMoments)):
             kind = "history" if isinstance(value, History) else "moments"
             return {kind: self.encode(dataclasses.asdict(value), key)}
-        if isinstance(value, nn.Module):
+        if isinstance(value, nn.Module) and key == "network_":
             return {"network": self.encode(value.state_dict(), key)}
-        if isinstance(value, (torch.optim.Optimizer, OptimizerParts)):
+        if isinstance(value, (torch.optim.Optimizer, OptimizerParts)) and key == "optimizer_":
             return {"optimizer": self.encode(value.state_dict(), key)}
+        if isinstance(value, nn.Module):
+            raise TypeError(
+                f"{key} holds a torch module, which skae's safe format cannot rebuild: "
+                "give a network as its class or as skae.Network(cls, **kwargs) with "
+                "JSON arguments, or pickle the model."
+            )
         raise TypeError(
             f"{key}={value!r} cannot be saved in skae's format: it holds a "
             f"{type(value).__name__}. Use an int for random_state, or pickle the model."
@@ -311,8 +315,9 @@ def load(
     Parameters
     ----------
     path : str or path-like
-        A file written by :meth:`AutoencoderTransformer.save` or
-        :meth:`VAETransformer.save`.
+        A file written by the ``save`` method of an estimator
+        (:meth:`AutoencoderTransformer.save`, :meth:`VAETransformer.save`,
+        :meth:`AdversarialAutoencoderTransformer.save`).
     device : str or torch.device, default=None
         Where to put the network. None: the device it was saved from where
         that exists here, else the CPU (a model saved on CUDA loads on a
@@ -326,7 +331,7 @@ def load(
 
     Returns
     -------
-    estimator : AutoencoderTransformer or VAETransformer
+    estimator : AutoencoderTransformer, VAETransformer or AdversarialAutoencoderTransformer
         The fitted estimator, with the same parameters, fitted attributes,
         optimiser state and random streams as the one saved.
 
@@ -345,6 +350,8 @@ def load(
             return _load(file, path, device, trusted)
     except SafetensorError as error:
         raise ValueError(f"{path} is not a skae model file (safetensors: {error}).") from None
+    except UntrustedNetworkError as error:
+        raise UntrustedNetworkError(error.untrusted, str(path)) from None
     except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as error:
         if isinstance(error, ValueError) and str(error).startswith(f"{path} "):
             raise
@@ -428,6 +435,7 @@ STATE_TYPES = {
     "_rng": np.random.RandomState,
     "_moments": dict,
     "n_features_in_": int,
+    "offset_": float,
 }
 
 
@@ -448,12 +456,13 @@ def _restore_network(estimator, state: dict, device) -> None:
     spec = state["_spec"]
     if spec.kind != type(estimator)._network_kind:
         raise ValueError(f"a {spec.kind} network in a {type(estimator).__name__}")
-    # Checked before any memory is taken; a user's network is built for real,
-    # as it may hold tensors its state does not save.
-    with torch.device("cpu" if spec.is_users else "meta"):
+    with torch.device("meta"):  # checked before any memory is taken
         network = spec.build(seed=0)
     weights = _tagged(state["network_"], "network")
     _check_tensors(network.state_dict(), weights, "network_")
+    if spec.is_users:  # built for real: it may hold tensors that its state does not save
+        with torch.device("cpu"):
+            network = spec.build(seed=0)
     network.load_state_dict(weights, assign=True)
     if device is None:
         target = state["device_"]

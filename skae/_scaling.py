@@ -30,6 +30,12 @@ HOST_SCALE_BELOW = 1e-30
 MIN_SPREAD = 1e-150
 
 
+def outside_unit_interval(x: torch.Tensor) -> torch.Tensor:
+    """Where `x` lies outside [0, 1] (beyond round-off), where a Bernoulli
+    model or cross-entropy has no likelihood."""
+    return (x < -UNIT_INTERVAL_SLACK) | (x > 1 + UNIT_INTERVAL_SLACK)
+
+
 def lowest_outside_unit_interval(
     scorer: Callable[[torch.Tensor], torch.Tensor],
 ) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -37,7 +43,7 @@ def lowest_outside_unit_interval(
     where a Bernoulli model or cross-entropy has no likelihood."""
 
     def score(x: torch.Tensor) -> torch.Tensor:
-        outside = ((x < -UNIT_INTERVAL_SLACK) | (x > 1 + UNIT_INTERVAL_SLACK)).any(dim=1)
+        outside = outside_unit_interval(x).any(dim=1)
         return scorer(x).masked_fill(outside, -torch.inf)
 
     return score

@@ -9,6 +9,7 @@ The networks are skae's own (an MLP or convolutions) or the user's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import threading
@@ -167,6 +168,16 @@ class NetworkSpec:
             image_shape=self.image_shape,
             linear_shortcut=self.init == "pca",
         )
+
+    def training_randomness(self, seed: int, device: torch.device):
+        """A context for training: a user's network may draw from torch's
+        global generators in training mode (dropout), so for it they are
+        seeded from the fit's `seed` and restored afterwards (fits of user
+        networks in concurrent threads take turns); skae's own networks draw
+        from the fit's own generators only, and need nothing."""
+        if not self.is_users:
+            return contextlib.nullcontext()
+        return _seeded_global_generators(seed, device)
 
     def check_network(self, network: nn.Module, device: torch.device) -> None:
         """Check that the user's networks in `network` (on `device`) give the
@@ -362,7 +373,17 @@ def _image_shape(shape, architecture: str, n_features: int) -> tuple[int, int, i
 # torch's modules draw their initial weights from its global CPU generator,
 # shared by all threads: fits in concurrent threads (GridSearchCV with the
 # threading backend) take turns with it.
-_GLOBAL_GENERATOR_LOCK = threading.Lock()
+_GLOBAL_GENERATOR_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _seeded_global_generators(seed: int, device: torch.device):
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with _GLOBAL_GENERATOR_LOCK, torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
 
 
 def _seeded(make, seed: int) -> nn.Module:

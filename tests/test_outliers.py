@@ -116,3 +116,20 @@ def test_bce_terms_are_per_pixel_bernoulli_terms(digits):
     terms = est.score_samples_by_feature(X[:10])
     assert_allclose(terms.sum(axis=1), est._reconstruction_score(X[:10]), rtol=1e-6)
     assert np.isfinite(terms).all()
+
+
+# Rows outside [0, 1] have no Bernoulli likelihood: their terms are -inf
+# where the value is out of range, as their scores are.
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_bernoulli_terms_outside_the_unit_interval(Estimator, digits):
+    X = digits[0][:300] / 16
+    likelihood = (
+        {"loss": "bce"} if Estimator is AutoencoderTransformer else {"likelihood": "bernoulli"}
+    )
+    est = Estimator(n_components=4, **likelihood, **QUICK).fit(X)
+    rows = X[:3].copy()
+    rows[0, 5] = 1.5
+    terms = est.score_samples_by_feature(rows)
+    assert terms[0, 5] == -np.inf and np.isfinite(np.delete(terms[0], 5)).all()
+    assert np.isfinite(terms[1:]).all() and est.score_samples(rows)[0] == -np.inf
+    assert est.predict(rows)[0] == -1
