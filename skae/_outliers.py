@@ -130,11 +130,6 @@ class OutlierDetectionMixin(OutlierMixin):
         terms = torch.nan_to_num(terms, nan=-np.inf, posinf=-np.inf, neginf=-np.inf).numpy()
         return self._as_output(terms + self._scaling.log_jacobian_per_feature, X)
 
-    def _reconstruction_score(self, X: MatrixLike) -> np.ndarray:
-        """The reconstruction part of :meth:`score_samples`, summed over features."""
-        terms = self.score_samples_by_feature(X)
-        return np.asarray(terms).sum(axis=1)
-
     def _feature_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function giving the per-feature terms of a scaled batch, in the
         scaled space (the scaling's log-Jacobian is added after)."""
