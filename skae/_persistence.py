@@ -6,13 +6,12 @@ the optimiser's moments and the fitted arrays) as safetensors, and the rest
 its metadata. Loading reads the JSON, builds the estimator from its own
 class registry (never from a name in the file), builds the network from its
 specification and checks every tensor against it: nothing in the file is
-unpickled or executed.
+unpickled or executed. The values' JSON form is :mod:`skae._saved_values`.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import warnings
@@ -29,16 +28,14 @@ from torch import nn
 from skae._fitted_state import fitted_state
 from skae._networks import widest_activation
 from skae._optimizer import OptimizerParts, make_optimizer
+from skae._saved_values import ValueReader, ValueWriter, checked, short
 from skae._scaling import Scaling
 from skae._spec import NetworkSpec
 from skae._statistics import RowMoments
 from skae._training import History
 from skae._user_networks import (
-    Network,
     TrustedClasses,
     UntrustedNetworkError,
-    check_module_class,
-    class_path,
 )
 from skae._validation import device_problem, resolve_device
 from skae._version import __version__
@@ -115,7 +112,7 @@ def _cpu_copy(network: nn.Module) -> nn.Module:
 def save(estimator, path: str | os.PathLike) -> None:
     """Write `estimator` (fitted) to `path` in the safe format."""
     tensors: dict[str, torch.Tensor] = {}
-    encoder = _Encoder(tensors)
+    encoder = ValueWriter(tensors)
     params = estimator.get_params(deep=False)
     state = {
         name: getattr(estimator, name)
@@ -142,166 +139,8 @@ def _versions() -> dict[str, str]:
     return {"skae": __version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__}
 
 
-class _Encoder:
-    """Values to JSON, each tensor or array to `tensors` under a key of its path."""
-
-    def __init__(self, tensors: dict[str, torch.Tensor]) -> None:
-        self.tensors = tensors
-
-    def tensor(self, value, key: str, tag: str) -> dict:
-        self.tensors[key] = torch.as_tensor(value)
-        return {tag: key}
-
-    def encode(self, value, key: str):
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, (int, np.integer)):
-            return int(value)
-        if isinstance(value, (float, np.floating)):
-            return float(value)
-        if isinstance(value, (list, tuple)):
-            items = [self.encode(v, f"{key}.{i}") for i, v in enumerate(value)]
-            return {"tuple" if isinstance(value, tuple) else "list": items}
-        if isinstance(value, Mapping):
-            return {"dict": {str(k): self.encode(v, f"{key}.{k}") for k, v in value.items()}}
-        if isinstance(value, np.ndarray) and value.dtype == object:
-            return {"strings": [str(v) for v in value.tolist()]}
-        if isinstance(value, np.ndarray):
-            return self.tensor(value, key, "array")
-        if isinstance(value, torch.Tensor):
-            return self.tensor(value, key, "tensor")
-        if isinstance(value, torch.device):
-            return {"device": str(value)}
-        return self.encode_object(value, key)
-
-    def encode_object(self, value, key: str):
-        if isinstance(value, np.random.RandomState):
-            name, keys, position, has_gauss, gauss = value.get_state()
-            state = [name, keys.astype(np.int64), position, has_gauss, gauss]
-            return {"random_state": self.encode(state, key)}
-        if isinstance(value, Scaling):
-            fields = {"kind": value.kind, "offset": value.offset, "scale": value.scale}
-            return {"scaling": self.encode(fields, key)}
-        if isinstance(value, NetworkSpec):
-            return {"network_spec": self.encode(value.to_json(), key)}
-        if isinstance(value, Network):
-            check_module_class(value.module, key)
-            fields = {"class": class_path(value.module), "kwargs": value.kwargs}
-            return {"user_network": self.encode(fields, key)}
-        if isinstance(value, type) and issubclass(value, nn.Module):
-            return {"user_class": self.encode(class_path(value), key)}
-        if isinstance(value, (History, RowMoments)):
-            kind = "history" if isinstance(value, History) else "moments"
-            return {kind: self.encode(dataclasses.asdict(value), key)}
-        if isinstance(value, nn.Module) and key == "network_":
-            return {"network": self.encode(value.state_dict(), key)}
-        if isinstance(value, (torch.optim.Optimizer, OptimizerParts)) and key == "optimizer_":
-            return {"optimizer": self.encode(value.state_dict(), key)}
-        if isinstance(value, nn.Module):
-            raise TypeError(
-                f"{key} holds a torch module, which skae's safe format cannot rebuild: "
-                "give a network as its class or as skae.Network(cls, **kwargs) with "
-                "JSON arguments, or pickle the model."
-            )
-        raise TypeError(
-            f"{key}={value!r} cannot be saved in skae's format: it holds a "
-            f"{type(value).__name__}. Use an int for random_state, or pickle the model."
-        )
-
-
 # ----------------------------------------------------------------------
 # Loading
-
-
-class _Decoder:
-    """JSON of :class:`_Encoder` back to values, the tensors read from `file`."""
-
-    def __init__(self, file, trusted: TrustedClasses) -> None:
-        self.file = file
-        self.trusted = trusted
-        self.used: set[str] = set()
-
-    def decode(self, value):
-        if value is None or isinstance(value, (bool, int, float, str)):
-            return value
-        if not isinstance(value, dict) or len(value) != 1:
-            raise ValueError(f"an unreadable value {_short(value)}")
-        ((tag, content),) = value.items()
-        if tag in ("list", "tuple"):
-            items = [self.decode(v) for v in _checked(content, list, tag)]
-            return items if tag == "list" else tuple(items)
-        if tag == "dict":
-            return {k: self.decode(v) for k, v in _checked(content, dict, tag).items()}
-        if tag == "tensor":
-            return self.tensor(content)
-        if tag == "array":
-            return self.tensor(content).numpy()
-        if tag == "strings":
-            return np.array([str(v) for v in _checked(content, list, tag)], dtype=object)
-        if tag == "device":
-            return torch.device(_checked(content, str, tag))
-        if tag in ("network_spec", "user_class", "user_network"):
-            return self.user_classes(tag, self.decode(content))
-        if tag in _OBJECTS:
-            return _OBJECTS[tag](self.decode(content))
-        raise ValueError(f"an unknown kind of value {tag!r}")
-
-    def user_classes(self, tag: str, content):
-        """The values that may name a user's network class, found among the trusted."""
-        if tag == "network_spec":
-            return NetworkSpec.from_json(content, self.trusted)
-        if tag == "user_class":
-            return self.trusted.find(content)
-        fields = _checked(content, dict, tag)
-        if set(fields) != {"class", "kwargs"}:
-            raise ValueError("a user network recorded without its class and arguments")
-        return Network(self.trusted.find(fields["class"]), **_checked(fields["kwargs"], dict, tag))
-
-    def tensor(self, key) -> torch.Tensor:
-        if not isinstance(key, str) or key not in self.file.keys():
-            raise ValueError(f"a reference to a missing tensor {_short(key)}")
-        self.used.add(key)
-        return self.file.get_tensor(key)
-
-
-def _checked(value, kind: type, tag: str):
-    if not isinstance(value, kind):
-        raise ValueError(f"a {tag!r} value that is not a {kind.__name__}")
-    return value
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) < 60 else text[:57] + "..."
-
-
-def _random_state(state) -> np.random.RandomState:
-    name, keys, position, has_gauss, gauss = state
-    rng = np.random.RandomState()
-    rng.set_state((name, keys.astype(np.uint32), position, has_gauss, gauss))
-    return rng
-
-
-def _scaling(fields: dict) -> Scaling:
-    offset, scale = fields["offset"], fields["scale"]
-    if offset.shape != scale.shape or offset.ndim != 1 or offset.dtype != np.float64:
-        raise ValueError("a scaling whose offset and scale are not float64 vectors alike")
-    return Scaling(fields["kind"], offset, scale)
-
-
-def _moments(fields: dict) -> RowMoments:
-    return RowMoments(fields["count"], fields["mean"], fields["covariance"])
-
-
-_OBJECTS = {
-    "random_state": _random_state,
-    "scaling": _scaling,
-    "history": lambda fields: History(**fields),
-    "moments": _moments,
-    # Built once the specification is known (see _restore_network).
-    "network": lambda state: ("network", state),
-    "optimizer": lambda state: ("optimizer", state),
-}
 
 
 def load(
@@ -363,16 +202,16 @@ def _load(file, path, device, trusted: TrustedClasses):
     cls = ESTIMATORS.get(document["class"])
     if cls is None:
         raise ValueError(
-            f"{path} holds a {_short(document['class'])}, not one of skae's estimators "
+            f"{path} holds a {short(document['class'])}, not one of skae's estimators "
             f"({', '.join(sorted(ESTIMATORS))}); nothing of it was imported or run."
         )
     _check_versions(document["versions"], path)
-    decoder = _Decoder(file, trusted)
+    decoder = ValueReader(file, trusted)
     trusted.check(_network_classes(document["params"], decoder), f"{path}")
     params = decoder.decode(document["params"])
-    estimator = cls(**_checked(params, dict, "params"))
+    estimator = cls(**checked(params, dict, "params"))
     estimator._validate_params()
-    state = {k: decoder.decode(v) for k, v in _checked(document["state"], dict, "state").items()}
+    state = {k: decoder.decode(v) for k, v in checked(document["state"], dict, "state").items()}
     names = fitted_state(estimator)
     missing = [name for name in names[:1] + names[2:] if name not in state]
     unknown = sorted(set(state) - set(names))
@@ -388,16 +227,16 @@ def _load(file, path, device, trusted: TrustedClasses):
     return estimator
 
 
-def _network_classes(params, decoder: _Decoder) -> list:
+def _network_classes(params, decoder: ValueReader) -> list:
     """The network classes that a file's parameters name, read before any is looked up."""
     paths = []
-    for value in _checked(params, dict, "params").get("dict", {}).values():
+    for value in checked(params, dict, "params").get("dict", {}).values():
         if isinstance(value, dict) and len(value) == 1:
             ((tag, content),) = value.items()
             if tag == "user_class":
                 paths.append(decoder.decode(content))
             elif tag == "user_network":
-                paths.append(_checked(decoder.decode(content), dict, tag).get("class"))
+                paths.append(checked(decoder.decode(content), dict, tag).get("class"))
     return paths
 
 
