@@ -376,7 +376,7 @@ class BaseAutoencoder(
         self._summarize_fit(batches, validation)
         if np.any(extremes[0] < extremes[1]):
             check_codes_vary(self._moments["codes"])
-        self._fit_offset(X)
+        self._fit_offset(X, "partial_fit" if accumulate else "fit")
         return self
 
     def _training_options(

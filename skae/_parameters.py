@@ -264,8 +264,8 @@ SHARED_DOCS = {
     offset_ : float
         The training score below which a sample is an outlier (see
         `contamination`): ``decision_function(X) = score_samples(X) -
-        offset_``. Computed on the training data (at most 10,000 evenly
-        spaced rows); after ``partial_fit``, on its chunk.
+        offset_``. Computed on the training data (at most 2,000 evenly
+        spaced rows); after ``partial_fit``, on its chunk (at most 500).
 """,
     "feature_attributes": """\
     n_features_in_ : int

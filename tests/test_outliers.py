@@ -67,7 +67,15 @@ def test_contamination_is_a_fraction_in_the_open_closed_half(contaminated):
     AutoencoderTransformer(contamination=0.5, max_iter=1).fit(X)
 
 
-def test_offset_follows_partial_fit_and_a_failed_fit_keeps_it(contaminated):
+# On more rows than offset_ is computed on, the fraction flagged is
+# contamination within sampling error (0.011 at 2,000 rows and p = 0.1).
+def test_offset_from_evenly_spaced_rows(contaminated):
+    X = np.tile(contaminated[0], (5, 1)) + np.random.RandomState(1).normal(0, 0.05, (3000, 12))
+    est = AutoencoderTransformer(n_components=3, contamination=0.1, **QUICK).fit(X)
+    assert np.mean(est.predict(X) == -1) == pytest.approx(0.1, abs=0.03)
+
+
+def test_offset_follows_partial_fit(contaminated):
     X, _ = contaminated
     est = AutoencoderTransformer(n_components=3, contamination=0.1, **QUICK).fit(X[:300])
     first = est.offset_
