@@ -11,6 +11,7 @@ inputs are checked by :mod:`skae._validation` and summarised by
 
 from __future__ import annotations
 
+import copy
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 
@@ -29,9 +30,16 @@ from torch import nn
 from typing_extensions import Self  # typing's from Python 3.11 on
 
 from skae._batches import Batches, inference_rows, map_batches, split_rows
+from skae._code_size import (
+    depends_on_data,
+    explained_variance,
+    is_fraction,
+    pca_code_size,
+    search_code_size,
+)
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
-from skae._losses import Objective
+from skae._losses import Objective, describe_loss
 from skae._networks import widest_activation
 from skae._optimizer import make_optimizer
 from skae._outliers import OutlierDetectionMixin
@@ -86,7 +94,7 @@ class BaseAutoencoder(
     _fitted_state: tuple[str, ...] = (
         "device_", "network_", "optimizer_", "_spec", "_scaling", "_rng", "_history",
         "_moments", "_widest_activation", "loss_curve_", "validation_loss_curve_",
-        "best_loss_", "best_epoch_", "n_iter_", "offset_",
+        "best_loss_", "best_epoch_", "n_iter_", "offset_", "variance_explained_",
     )  # fmt: skip
 
     _parameter_constraints: dict = PARAMETER_CONSTRAINTS
@@ -170,6 +178,8 @@ class BaseAutoencoder(
             adaptive=self.learning_rate == "adaptive",
             accumulate=False,
         )
+        if reset and is_fraction(self.n_components):
+            search_code_size(self, X, self.n_components)
         if not self._history.converged:
             monitored = "validation" if self.early_stopping else "training"
             # stacklevel: the caller of fit, past the fit-context wrapper.
@@ -210,9 +220,16 @@ class BaseAutoencoder(
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _partial_fit(self, X):
+        reset = not hasattr(self, "network_")
+        if reset and is_fraction(self.n_components):
+            raise ValueError(
+                f"n_components={self.n_components} (a fraction of variance) is met by "
+                "comparing fits of several code sizes, which needs fit; partial_fit "
+                "needs an int, 'auto' or 'mle'."
+            )
         return self._fit(
             X,
-            reset=not hasattr(self, "network_"),
+            reset=reset,
             max_epochs=1,
             validate=False,
             adaptive=False,
@@ -300,6 +317,15 @@ class BaseAutoencoder(
         -------
         score : float
             The mean log-density of the samples, in nats.
+
+        Notes
+        -----
+        Across `n_components`, a larger autoencoder code reconstructs better
+        and its score keeps rising, held-out rows too: an unsupervised
+        ``GridSearchCV`` over the code size picks the largest. To choose it,
+        pass a float `n_components` (a fraction of variance), or compare
+        :class:`VAETransformer` scores, whose likelihood prices each code
+        dimension (BENCHMARKS.md, "Choosing n_components").
         """
         return float(np.mean(self.score_samples(X)))
 
@@ -374,6 +400,10 @@ class BaseAutoencoder(
         if reset or not accumulate:
             self._moments = {}
         self._summarize_fit(batches, validation)
+        # Held out when there is a validation split, as the noise variance is.
+        self.variance_explained_ = explained_variance(
+            self.network_, batches if validation is None else validation
+        )
         if np.any(extremes[0] < extremes[1]):
             check_codes_vary(self._moments["codes"])
         self._fit_offset(X, "partial_fit" if accumulate else "fit")
@@ -397,6 +427,7 @@ class BaseAutoencoder(
             # A bar per partial_fit call would be one epoch long: a line instead.
             verbose=max(self.verbose, 2) if one_epoch_calls and self.verbose else self.verbose,
             objective=self._objective(),
+            loss_units=describe_loss(self._spec.likelihood, self._objective(), self.scaling_),
         )
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
@@ -407,10 +438,15 @@ class BaseAutoencoder(
         self._moments[name] = moments if earlier is None else earlier.merge(moments)
         return self._moments[name]
 
-    def _resolve_spec(self, n_features: int) -> NetworkSpec:
+    def _resolve_spec(self, n_features: int, n_components: int | str | None = None) -> NetworkSpec:
+        """The specification of the parameters, with `n_components` in place of
+        the parameter's when given (a code size resolved from the data)."""
+        parameters = self.get_params()
+        if n_components is not None:
+            parameters["n_components"] = n_components
         likelihood = getattr(self, self._likelihood_parameter)
         return NetworkSpec.resolve(
-            self.get_params(), n_features, kind=self._network_kind, likelihood=likelihood
+            parameters, n_features, kind=self._network_kind, likelihood=likelihood
         )
 
     def _check_spec_unchanged(self) -> None:
@@ -421,7 +457,11 @@ class BaseAutoencoder(
         check_unchanged(
             self._spec.as_parameters(self._likelihood_parameter)
             | {"scaling": self.scaling_, "device": device_key(self.device_)},
-            self._resolve_spec(self.n_features_in_).as_parameters(self._likelihood_parameter)
+            # A code size resolved from the data stays as fitted.
+            self._resolve_spec(
+                self.n_features_in_,
+                self.n_components_ if depends_on_data(self.n_components) else None,
+            ).as_parameters(self._likelihood_parameter)
             | {
                 "scaling": self.scaling_ if self.scaling == "auto" else self.scaling,
                 "device": device_key(resolve_device(self.device)),
@@ -431,12 +471,20 @@ class BaseAutoencoder(
     def _initialize(self, X, extremes: tuple[np.ndarray, np.ndarray]) -> None:
         """Everything that a fresh fit resolves from the parameters and the data
         (whose column minima and maxima are `extremes`)."""
-        self._spec = self._resolve_spec(X.shape[1])
+        from_data = depends_on_data(self.n_components)
+        # With a code size from the data, 'auto' stands in until the scaling is fitted.
+        self._spec = self._resolve_spec(X.shape[1], "auto" if from_data else None)
         self._rng = check_random_state(self.random_state)
         self.device_ = resolve_device(self.device)
         kind = Scaling.choose(self.scaling, self._unit_interval_loss is not None, extremes)
         self._scaling = Scaling.fit(kind, X, extremes)
         self._scaling.check_float32_reach(extremes)
+        if from_data:
+            cpu_batches = self._batches(X, device=torch.device("cpu"))
+            # From a copy of the generator: the fit then draws as one of that size would.
+            rng = copy.deepcopy(self._rng)
+            n_components = pca_code_size(self.n_components, cpu_batches, rng)
+            self._spec = self._resolve_spec(X.shape[1], n_components)
         network = self._spec.build(self._draw_seed())
         self._spec.check_network(network.to(self.device_), self.device_)
         self._widest_activation = widest_activation(network, X.shape[1])

@@ -32,6 +32,14 @@ def forget_fit(estimator) -> None:
         vars(estimator).pop(name, None)
 
 
+def adopt_fit(estimator, other) -> None:
+    """Give `estimator` the fit of `other` (a fitted clone), replacing its own."""
+    forget_fit(estimator)
+    for name in fitted_state(other):
+        if name in vars(other):
+            setattr(estimator, name, vars(other)[name])
+
+
 @dataclasses.dataclass(frozen=True)
 class _InPlace:
     """A network or optimiser, and a copy of its state to load back into it."""

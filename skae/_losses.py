@@ -71,6 +71,35 @@ class Objective:
         return 0 < self.kl_warmup and epoch <= self.kl_warmup
 
 
+# What the training loss of each likelihood measures, and the space it is measured in.
+LOSS_QUANTITIES = {
+    "mse": "mean squared error per feature",
+    "bce": "mean binary cross-entropy per feature",
+    "gaussian": "negative ELBO per sample, in nats",
+    "bernoulli": "negative ELBO per sample, in nats",
+}
+SCALED_SPACES = {
+    None: "X as given (scaling=None)",
+    "standard": "X with each feature standardised (scaling_='standard')",
+    "global": "X centred, divided by one common scale (scaling_='global')",
+    "minmax": "X with each feature mapped to [0, 1] (scaling_='minmax')",
+    "global_minmax": "X mapped to [0, 1] by one common range (scaling_='global_minmax')",
+}
+
+
+def describe_loss(likelihood: str, objective: Objective, scaling: str | None) -> str:
+    """What the training loss is and in which units, for the training output."""
+    quantity = LOSS_QUANTITIES[likelihood]
+    if objective.neighbor_weight:
+        quantity += f" + {objective.neighbor_weight:g} x the t-SNE term"
+    text = f"{quantity}, on {SCALED_SPACES[scaling]}"
+    if likelihood == "mse" and scaling in ("global", None):
+        text += (
+            "; times input_scale_**2, in X's squared units" if scaling else "; in X's squared units"
+        )
+    return text
+
+
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
     """Per-sample reconstruction loss, averaged over features.
 

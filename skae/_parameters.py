@@ -14,7 +14,12 @@ from skae._user_networks import Network
 
 # scikit-learn's validation of the shared parameters (each estimator adds its own).
 PARAMETER_CONSTRAINTS = {
-    "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+    "n_components": [
+        Interval(Integral, 1, None, closed="left"),
+        Interval(Real, 0, 1, closed="neither"),
+        StrOptions({"auto", "mle"}),
+        None,
+    ],
     "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left"), None],
     "activation": [StrOptions(set(ACTIVATIONS))],
     "architecture": [StrOptions({"mlp", "conv"})],
@@ -54,11 +59,20 @@ def fill_doc(docstring: str) -> str:
 # Parameter and attribute docs shared by the estimators' docstrings.
 SHARED_DOCS = {
     "network_parameters": """\
-    n_components : int or 'auto', default='auto'
-        Size of the (latent) code, at most ``n_features``. 'auto' is
-        ``min(32, n_features // 2)``, at least 1: 32 is the usual code for
-        MNIST-sized inputs, and half the features keeps the code a compression
-        of the input. Pass 2 (or 3) to draw the codes.
+    n_components : int, float in (0, 1), 'auto', 'mle' or None, default='auto'
+        Size of the (latent) code, at most ``n_features``. 'auto' (and None)
+        is ``min(32, n_features // 2)``, at least 1: 32 is the usual code for
+        MNIST-sized inputs, and half the features keeps the code a
+        compression of the input (unlike PCA's None, which keeps every
+        component: a code as wide as the input learns nothing). Pass 2 (or
+        3) to draw the codes. As for :class:`~sklearn.decomposition.PCA`, a
+        float asks for the smallest code whose reconstructions explain that
+        fraction of the variance (`variance_explained_`, on the validation
+        rows): ``fit`` starts at PCA's answer on the scaled training data
+        and bisects, about ``1 + log2(PCA's size)`` fits in all (``partial_fit``
+        does not search; a warm start keeps the size found). 'mle' is PCA's
+        estimate of the dimension (Minka, 2000) on the scaled training data,
+        one fit.
     hidden_layer_sizes : int or tuple of int, default=None
         For ``architecture='mlp'``, the widths of the encoder's hidden layers
         (the decoder mirrors them); default ``(256, 128)``. For
@@ -226,7 +240,10 @@ SHARED_DOCS = {
         CPU (with the same number of threads).
     verbose : int, default=0
         0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch
-        (as 1 does in ``partial_fit``, whose calls are one epoch each).
+        (as 1 does in ``partial_fit``, whose calls are one epoch each). Both
+        first say what the loss measures and in which units (the scaled
+        space of `scaling`), and end with how the fit stopped: the epoch
+        whose weights early stopping restored, and its validation loss.
 """,
     "fitted_attributes": """\
     n_components_ : int
@@ -246,7 +263,8 @@ SHARED_DOCS = {
         The resolved ``(C, H, W)`` for ``architecture='conv'``.
     loss_curve_ : list of float
         Mean training loss of each epoch (a trimmed mean with `contamination`,
-        on corrupted inputs with `noise`).
+        on corrupted inputs with `noise`), in the scaled space of `scaling`
+        (``verbose`` says which units).
     validation_loss_curve_ : list of float
         Mean validation loss of each epoch (empty without early stopping).
     best_loss_ : float
@@ -261,6 +279,13 @@ SHARED_DOCS = {
         epochs run before it: 0 for a fresh fit.
     n_iter_ : int
         Number of epochs run.
+    variance_explained_ : float
+        The fraction of the variance of the validation rows (the training
+        rows without early stopping; after ``partial_fit``, its chunk) that
+        the reconstructions explain, ``inverse_transform(transform(X))``:
+        1 - residual / total sum of squares in the scaled space, the
+        measure of ``PCA.explained_variance_ratio_.sum()`` (on PCA of the
+        scaled data). What a float `n_components` asks for.
     offset_ : float
         The training score below which a sample is an outlier (see
         `contamination`): ``decision_function(X) = score_samples(X) -

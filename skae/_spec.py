@@ -324,9 +324,10 @@ def compressing_size(k: int, n_features: int) -> int:
     return max(1, min(k, n_features // 2))
 
 
-def resolve_n_components(n_components: int | str, n_features: int) -> int:
-    """The code size that `n_components` gives for `n_features` input features."""
-    if n_components == "auto":
+def resolve_n_components(n_components: int | str | None, n_features: int) -> int:
+    """The code size that `n_components` (an int, 'auto' or None) gives for
+    `n_features` input features."""
+    if n_components is None or n_components == "auto":
         return compressing_size(AUTO_MAX_COMPONENTS, n_features)
     if n_components > n_features:
         raise ValueError(

@@ -101,12 +101,10 @@ PCA_START_MAX_SAMPLES = 10_000
 PCA_START_MAX_VALUES = 2**24
 
 
-def pca_start(
-    batches: Batches, n_components: int, rng: np.random.RandomState
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, `n_components` principal axes and their variances of (a random
-    subsample of) the scaled rows of `batches`; axes that the rows do not
-    span are zero, with variance 1."""
+def pca_sample(batches: Batches, rng: np.random.RandomState, n_components: int = 0) -> np.ndarray:
+    """A random subsample of the scaled rows of `batches`, float64, in their
+    order: at most PCA_START_MAX_SAMPLES rows and PCA_START_MAX_VALUES
+    values, but more than `n_components` rows."""
     n_samples, n_features = len(batches), batches.data.shape[1]
     n_rows = min(
         n_samples,
@@ -114,7 +112,16 @@ def pca_start(
         max(PCA_START_MAX_VALUES // n_features, n_components + 1),
     )
     rows = np.sort(rng.choice(n_samples, n_rows, replace=False))
-    sample = batches.take(torch.as_tensor(rows)).double().numpy()
+    return batches.take(torch.as_tensor(rows)).double().numpy()
+
+
+def pca_start(
+    batches: Batches, n_components: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, `n_components` principal axes and their variances of (a random
+    subsample of) the scaled rows of `batches`; axes that the rows do not
+    span are zero, with variance 1."""
+    sample = pca_sample(batches, rng, n_components)
     # n rows vary about their mean in at most n - 1 directions (one row,
     # or identical rows: none).
     n_found = min(n_components, sample.shape[0] - 1, sample.shape[1])

@@ -83,6 +83,8 @@ class TrainingOptions:
     # The loss settings; each epoch trains on objective.at_epoch(epoch) (a KL
     # warm-up changes it), and every evaluation measures the objective itself.
     objective: Objective = field(default_factory=Objective)
+    # What the loss measures and in which units, said once by a verbose fit.
+    loss_units: str = "the network's loss"
 
 
 # A training step: trains on one batch, with the epoch's objective and the
@@ -199,6 +201,8 @@ def train(
         network, optimizer, train_batches, validation_batches, options, history, seed, make_step
     )
     history.converged = False
+    if options.verbose == 1 or (options.verbose >= 2 and options.max_epochs > 1):
+        print(f"Loss: {options.loss_units}.", file=sys.stderr)
     with tqdm(
         total=options.max_epochs, desc="epochs", file=sys.stderr, disable=options.verbose != 1
     ) as progress:
@@ -210,8 +214,30 @@ def train(
                 break
     if run.best_state is not None:
         network.load_state_dict(run.best_state)
+    if options.verbose and (history.converged or run.best_state is not None):
+        print(_closing_line(history, options, run.start_epoch), file=sys.stderr)
     network.eval()
     return history
+
+
+def _closing_line(history: History, options: TrainingOptions, start_epoch: int) -> str:
+    """How a fit ended: why it stopped, and the epoch whose weights it kept."""
+    monitored = "validation" if history.monitors_validation else "training"
+    if history.converged:
+        ending = (
+            f"Stopped at epoch {history.n_iter}: the {monitored} loss did not improve "
+            f"by tol={options.tol:g} for n_iter_no_change={options.n_iter_no_change} epochs"
+        )
+    else:
+        ending = f"Reached max_iter={options.max_epochs} epochs (epoch {history.n_iter})"
+    if not history.monitors_validation:
+        return f"{ending}."
+    kept = (
+        f"epoch {history.best_epoch}"
+        if history.best_epoch > start_epoch
+        else "the weights it started from (no epoch improved on them)"
+    )
+    return f"{ending}; restored {kept}, validation loss {history.best_loss:.6g}."
 
 
 @dataclass
@@ -242,6 +268,7 @@ class _TrainingRun:
         self.start_on_all_rows = False
         self.best_state = None
         history = self.history
+        self.start_epoch = history.n_iter
         if self.validation_batches is not None:
             # The starting point is a candidate too (with init='pca', the PCA
             # solution), so early stopping never returns something worse on

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from skae import AutoencoderTransformer
+from skae import AutoencoderTransformer, VAETransformer
 from skae._batches import Batches
 from skae._losses import Objective
 from skae._networks import Autoencoder, mlp
@@ -82,6 +82,35 @@ def test_verbose_output(capsys):
         stream.partial_fit(chunk)
     err = capsys.readouterr().err
     assert err.count("Epoch ") == 3 and "epochs:" not in err
+
+
+# A verbose fit says what its loss measures, and how it ended: the epoch
+# early stopping restored and its validation loss, or that the training loss
+# converged; partial_fit's one-epoch calls say neither.
+def test_verbose_fit_names_units_and_ending(capsys):
+    t = np.random.RandomState(0).uniform(0, 2 * np.pi, 200)
+    X = np.c_[np.cos(t), np.sin(t), np.cos(2 * t), np.sin(2 * t)]  # a curve PCA cannot unroll
+    ae = AutoencoderTransformer(
+        n_components=1, scaling="standard", n_iter_no_change=2, verbose=2, random_state=0
+    ).fit(X)
+    err = capsys.readouterr().err
+    assert "Loss: mean squared error per feature, on X with each feature standardised" in err
+    assert err.strip().endswith(
+        f"Stopped at epoch {ae.n_iter_}: the validation loss did not improve by tol=0.0001 "
+        f"for n_iter_no_change=2 epochs; restored epoch {ae.best_epoch_}, "
+        f"validation loss {ae.best_loss_:.6g}."
+    )
+    assert ae.best_epoch_ < ae.n_iter_
+    vae = VAETransformer(early_stopping=False, n_iter_no_change=2, verbose=1, random_state=0)
+    vae.fit(X)
+    err = capsys.readouterr().err
+    assert "Loss: negative ELBO per sample, in nats" in err
+    assert err.strip().endswith(
+        f"Stopped at epoch {vae.n_iter_}: the training loss did not "
+        "improve by tol=0.0001 for n_iter_no_change=2 epochs."
+    )
+    AutoencoderTransformer(verbose=2, random_state=0).partial_fit(X)
+    assert "Loss:" not in capsys.readouterr().err
 
 
 # A model may supply its own training step: the loop calls it on every batch

@@ -1,0 +1,145 @@
+"""The code size: ``n_components`` given as PCA users give it (an int, a
+fraction of variance to keep, 'mle'), and the fraction of variance that a
+fitted code explains.
+
+A fraction is met by a short search: the first fit uses PCA's answer on the
+scaled training data, then a bisection over code sizes refits until the
+smallest size whose held-out reconstruction explains the fraction is found
+(:func:`search_code_size`).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from skae._batches import INFERENCE_BATCH_SIZE, Batches, fold_batches
+from skae._fitted_state import adopt_fit, forget_fit
+from skae._statistics import pca_sample
+
+
+def is_fraction(n_components) -> bool:
+    """Whether `n_components` asks for a fraction of the variance (a float in (0, 1))."""
+    return isinstance(n_components, Real) and not isinstance(n_components, Integral)
+
+
+def depends_on_data(n_components) -> bool:
+    """Whether the code size comes from the scaled training data ('mle', a fraction)."""
+    return n_components == "mle" or is_fraction(n_components)
+
+
+def pca_code_size(n_components, batches: Batches, rng: np.random.RandomState) -> int:
+    """PCA's code size on (a subsample of) the scaled rows of `batches`: the
+    smallest that keeps the fraction `n_components` of the variance, or
+    Minka's MLE of the dimension for 'mle'."""
+    sample = pca_sample(batches, rng)
+    if n_components == "mle":
+        if sample.shape[0] < sample.shape[1]:
+            raise ValueError(
+                f"n_components='mle' needs at least as many samples as features; got "
+                f"{sample.shape[0]} samples and {sample.shape[1]} features. Pass an int or "
+                "a fraction of variance."
+            )
+        return max(1, int(PCA("mle").fit(sample).n_components_))
+    ratios = PCA(svd_solver="full").fit(sample).explained_variance_ratio_
+    kept = np.searchsorted(np.cumsum(ratios), n_components) + 1
+    return int(min(kept, sample.shape[1]))
+
+
+def explained_variance(network: nn.Module, batches: Batches) -> float:
+    """The fraction of the variance of the scaled rows of `batches` that the
+    network's reconstructions (the decoded codes) explain: 1 - residual sum
+    of squares / total sum of squares about the rows' mean, summed over
+    features, as ``PCA.explained_variance_ratio_.sum()`` measures it."""
+    mean = fold_batches(_column_sums, torch.add, batches, INFERENCE_BATCH_SIZE) / len(batches)
+
+    def squares(x: torch.Tensor) -> torch.Tensor:
+        x64 = x.double()
+        residual = network(x).double() - x64
+        return torch.stack([residual.square().sum(), (x64 - mean).square().sum()])
+
+    residual, total = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE).tolist()
+    if total == 0:  # constant rows: explained if reproduced, as sklearn's r2_score
+        return 1.0 if residual == 0 else 0.0
+    return 1.0 - residual / total
+
+
+def _column_sums(x: torch.Tensor) -> torch.Tensor:
+    return x.double().sum(dim=0)
+
+
+def search_code_size(estimator, X, target: float) -> None:
+    """Refit `estimator` (already fitted at PCA's size) at the smallest code
+    size whose ``variance_explained_`` reaches `target`: a bisection below
+    PCA's size when it does, sizes doubled up to n_features then a bisection
+    when it does not. About ``1 + log2(PCA's size)`` fits in all. Each
+    candidate is a clone with an int ``n_components``; the chosen one's fit
+    is adopted, with its warnings. A code of n_features that still falls
+    short is kept, with a warning."""
+    fits = {estimator.n_components_: (estimator, [])}
+    if estimator.verbose:
+        _report(estimator, target)
+
+    def fit_at(k: int):
+        if k not in fits:
+            candidate = clone(estimator).set_params(n_components=k)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                candidate.fit(X)
+            fits[k] = (candidate, caught)
+            if estimator.verbose:
+                _report(candidate, target)
+        return fits[k][0].variance_explained_ >= target
+
+    try:
+        low, high = _bracket(fit_at, estimator.n_components_, estimator.n_features_in_)
+        while high is not None and high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if fit_at(middle) else (middle, high)
+    except BaseException:
+        forget_fit(estimator)
+        raise
+    chosen, caught = fits[high if high is not None else estimator.n_features_in_]
+    if chosen is not estimator:
+        adopt_fit(estimator, chosen)
+        for warning in caught:  # fit warns of the adopted fit's convergence itself
+            if not issubclass(warning.category, ConvergenceWarning):
+                warnings.warn(warning.message, stacklevel=4)
+    if high is None:
+        warnings.warn(
+            f"n_components={target}: even a code of n_features={estimator.n_features_in_} "
+            f"explains {chosen.variance_explained_:.4f} of the variance of the "
+            "validation rows; it is kept. Train longer (max_iter) or lower the fraction.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def _report(fitted, target: float) -> None:
+    print(
+        f"n_components={fitted.n_components_}: variance explained "
+        f"{fitted.variance_explained_:.4f} (target {target})",
+        file=sys.stderr,
+    )
+
+
+def _bracket(fit_at, start: int, n_features: int) -> tuple[int, int | None]:
+    """Sizes (low, high) with `low` short of the target (0 stands for none)
+    and `high` reaching it, or None when even n_features falls short."""
+    if fit_at(start):
+        return 0, start
+    low = start
+    while low < n_features:
+        high = min(2 * low, n_features)
+        if fit_at(high):
+            return low, high
+        low = high
+    return low, None
