@@ -40,8 +40,13 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from the sphinx-mathjax-offline package (the docs extra), copied
+    # into _build/html/_static/mathjax: the pages render maths without a CDN.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    # Markdown, for the pages that include CHANGELOG.md and BENCHMARKS.md.
+    "myst_parser",
 ]
 
 templates_path = ["_templates"]
@@ -106,14 +111,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skae {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Layout fixes: long API names wrap instead of being clipped, and the header
+# keeps one row at 1024 px (see the file).
+html_css_files = ["skae.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
     "secondary_sidebar_items": ["page-toc"],
+    # Benchmarks and Changelog go under "More": with all six links the header
+    # takes two rows at 1024 px (docs/_static/skae.css also narrows the search
+    # field there).
+    "header_links_before_dropdown": 4,
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# The benchmark results and the changelog are pages without sub-pages, whose
+# section navigation would be empty: their wide tables get its width instead.
+html_sidebars = {"**": ["sidebar-nav-bs"], "benchmarks": [], "changelog": []}
 html_show_sourcelink = False
+# "On this page" lists a class's methods as fit(), not
+# AdversarialAutoencoderTransformer.fit(), which would not fit the sidebar.
+toc_object_entries_show_parents = "hide"
 
 
 # -- skae.datasets, when present ----------------------------------------------
@@ -189,6 +206,10 @@ def _escape_types(app, what, name, obj, options, lines):
 
 
 def setup(app):
+    # sphinx-mathjax-offline 0.0.2 only sets mathjax_path and copies MathJax
+    # when the build has finished, but does not say it is safe for parallel
+    # reading: `tools/docs.sh -j auto` would warn, which -W makes an error.
+    app.extensions["sphinx-mathjax-offline"].parallel_read_safe = True
     app.connect("source-read", _add_datasets)
     # After numpydoc (priority 500), which writes the field lines.
     app.connect("autodoc-process-docstring", _escape_types, priority=900)

@@ -23,6 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
+from skae.plotting import ImageGridDisplay, LatentScatterDisplay
 
 # The VAE trains for a capped number of epochs, to keep this example fast.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -50,8 +51,7 @@ for name, model in models.items():
 fig, axes = plt.subplots(1, 3, figsize=(12, 4))
 angle = np.linspace(0, 2 * np.pi, 200)
 for ax, (name, model) in zip(axes, models.items()):
-    codes = model.transform(X_test)
-    ax.scatter(*codes.T, c=y_test, cmap="tab10", s=6)
+    LatentScatterDisplay.from_estimator(model, X_test, y_test, ax=ax, legend=False, s=6)
     for radius in (1, 2):
         ax.plot(radius * np.cos(angle), radius * np.sin(angle), "k--", lw=0.8)
     ax.set_title(name)
@@ -65,14 +65,8 @@ plt.show()
 # ``sample`` decodes draws of N(0, I) for the VAE and the adversarial
 # autoencoder; the plain autoencoder has no prior, and draws from a Gaussian
 # fitted to its training codes.
-fig, axes = plt.subplots(3, 10, figsize=(10, 3.4))
-for row, (name, model) in zip(axes, models.items()):
-    for ax, image in zip(row, model.sample(10, random_state=0)):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.tight_layout()
+samples = [model.sample(10, random_state=0) for model in models.values()]
+ImageGridDisplay(samples, row_labels=list(models)).plot(vmin=0, vmax=16)
 plt.show()
 
 # %%

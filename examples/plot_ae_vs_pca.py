@@ -33,6 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.plotting import LatentScatterDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -87,7 +88,7 @@ for model in models.values():
 fig, axes = plt.subplots(2, 2, figsize=(9.5, 9.5))
 for ax, (name, model) in zip(axes.flat, models.items()):
     codes = model.transform(X_test)
-    ax.scatter(*codes.T, c=y_test, cmap="tab10", s=8, alpha=0.8)
+    LatentScatterDisplay(codes, y_test).plot(ax=ax, legend=False, alpha=0.8)
     for digit in range(10):
         x_mid, y_mid = np.median(codes[y_test == digit], axis=0)
         ax.text(x_mid, y_mid, str(digit), fontsize=15, weight="bold", ha="center", va="center")

@@ -33,6 +33,7 @@ from sklearn.metrics import RocCurveDisplay, roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.plotting import ImageGridDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -94,17 +95,9 @@ for name, score in anomaly_scores.items():
 # whose reconstruction and code are least like those of the training data.
 ae = models["AutoencoderTransformer"]
 order = np.argsort(anomaly_scores["AutoencoderTransformer"])
-fig, axes = plt.subplots(2, 8, figsize=(8, 2.6))
-for row, indices, label in [
-    (axes[0], order[:8], "most normal"),
-    (axes[1], order[-8:], "most anomalous"),
-]:
-    for ax, i in zip(row, indices):
-        ax.imshow(X_test[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(label, rotation=0, ha="right", va="center")
-fig.tight_layout()
+ImageGridDisplay(
+    [X_test[order[:8]], X_test[order[-8:]]], row_labels=["most normal", "most anomalous"]
+).plot(vmin=0, vmax=16)
 plt.show()
 
 # %%

@@ -32,6 +32,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+from skae.plotting import ImageGridDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -72,14 +73,7 @@ rows = {
     "conv": conv.inverse_transform(conv.transform(X_test[:10])),
     "mlp": mlp.inverse_transform(mlp.transform(X_test[:10])),
 }
-fig, axes = plt.subplots(3, 10, figsize=(10, 3.4))
-for row, (name, images) in zip(axes, rows.items()):
-    for ax, image in zip(row, images):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.tight_layout()
+ImageGridDisplay(list(rows.values()), row_labels=list(rows)).plot(vmin=0, vmax=16)
 plt.show()
 
 # %%

@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+from skae.plotting import ImageGridDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -70,14 +71,8 @@ for name, images in denoised.items():
 # A look at the images
 # --------------------
 rows = {"clean": X_test, "noisy": X_test_noisy, **denoised}
-fig, axes = plt.subplots(len(rows), 10, figsize=(10, 1.1 * len(rows)))
-for row, (name, images) in zip(axes, rows.items()):
-    for ax, image in zip(row, images[:10]):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.tight_layout()
+first_ten = [images[:10] for images in rows.values()]
+ImageGridDisplay(first_ten, row_labels=list(rows)).plot(vmin=0, vmax=16)
 plt.show()
 
 # %%

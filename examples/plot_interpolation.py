@@ -27,6 +27,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.plotting import ImageGridDisplay, InterpolationDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -37,27 +38,23 @@ common = dict(n_components=8, hidden_layer_sizes=(128, 64), max_iter=60, random_
 vae = VAETransformer(likelihood="bernoulli", kl_warmup=10, **common).fit(X)
 ae = AutoencoderTransformer(loss="bce", **common).fit(X)
 
-# One pair of images per row: a 1 and a 7, a 3 and an 8, a 0 and a 6.
+# Three pairs of images, one path each: a 1 to a 7, a 3 to an 8, a 0 to a 6.
+# ``interpolate`` takes the pairs' starts and ends as rows, and returns
+# (3 pairs, 9 steps, 64 pixels).
 starts = X[[np.flatnonzero(y == d)[0] for d in (1, 3, 0)]]
 ends = X[[np.flatnonzero(y == d)[0] for d in (7, 8, 6)]]
 n_steps = 9
-
-vae_paths = vae.interpolate(starts, ends, n_steps=n_steps)  # (3 pairs, 9 steps, 64 pixels)
-ae_paths = ae.interpolate(starts, ends, n_steps=n_steps)
 t = np.linspace(0, 1, n_steps)[None, :, None]
 crossfades = (1 - t) * starts[:, None, :] + t * ends[:, None, :]
 
-fig, axes = plt.subplots(9, n_steps, figsize=(n_steps * 0.9, 9 * 0.95))
-for pair in range(3):
-    for offset, (name, paths) in enumerate(
-        [("pixels", crossfades), ("AE", ae_paths), ("VAE", vae_paths)]
-    ):
-        row = axes[3 * pair + offset]
-        for ax, image in zip(row, paths[pair]):
-            ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        row[0].set_ylabel(name, rotation=0, ha="right", va="center")
+fig, (pixels_ax, ae_ax, vae_ax) = plt.subplots(3, 1, figsize=(6.5, 7.5))
+InterpolationDisplay(crossfades).plot(ax=pixels_ax, vmin=0, vmax=16)
+for ax, model in [(ae_ax, ae), (vae_ax, vae)]:
+    InterpolationDisplay.from_estimator(
+        model, starts, ends, n_steps=n_steps, ax=ax, vmin=0, vmax=16
+    )
+for ax, title in [(pixels_ax, "pixels"), (ae_ax, "AE"), (vae_ax, "VAE")]:
+    ax.set_title(title)
 fig.tight_layout()
 plt.show()
 
@@ -78,7 +75,8 @@ plt.show()
 # -----------------------------------------------
 # With ``n_components=2`` the latent space is a plane that can be drawn whole.
 # The prior is N(0, I), so a grid of its quantiles covers the space where the
-# codes lie; each cell is ``inverse_transform`` of one grid point.
+# codes lie; each cell is ``inverse_transform`` of one grid point, drawn in
+# its place of a grid of images.
 vae_2d = VAETransformer(
     n_components=2,
     hidden_layer_sizes=(128, 64),
@@ -91,15 +89,10 @@ vae_2d = VAETransformer(
 n_grid = 12
 quantiles = norm.ppf(np.linspace(0.03, 0.97, n_grid))
 grid = np.array([[z1, z2] for z2 in quantiles[::-1] for z1 in quantiles])
-images = vae_2d.inverse_transform(grid).reshape(n_grid, n_grid, 8, 8)
-# A blank pixel around each image keeps neighbouring cells apart.
-images = np.pad(images, ((0, 0), (0, 0), (1, 1), (1, 1)))
-canvas = images.transpose(0, 2, 1, 3).reshape(n_grid * 10, n_grid * 10)
+images = vae_2d.inverse_transform(grid).reshape(n_grid, n_grid, 64)
 
 fig, ax = plt.subplots(figsize=(6, 6))
-ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=16)
-ax.set_xticks([])
-ax.set_yticks([])
+ImageGridDisplay(images).plot(ax=ax, vmin=0, vmax=16)
 ax.set_xlabel("latent dimension 1")
 ax.set_ylabel("latent dimension 2")
 plt.show()

@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skae import AutoencoderTransformer
+from skae.plotting import ImageGridDisplay, LossCurveDisplay
 
 # The networks below train for a capped number of epochs, to keep this example
 # fast; scikit-learn would warn that they have not converged.
@@ -49,14 +50,7 @@ rows = {
     "PCA": pca.inverse_transform(pca.transform(images)),
     "autoencoder": ae.inverse_transform(ae.transform(images)),
 }
-fig, axes = plt.subplots(3, 10, figsize=(10, 3.4))
-for row, (name, data) in zip(axes, rows.items()):
-    for ax, image in zip(row, data):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.tight_layout()
+ImageGridDisplay(list(rows.values()), row_labels=list(rows)).plot(vmin=0, vmax=16)
 plt.show()
 
 # %%
@@ -72,15 +66,8 @@ plt.show()
 # by ``tol`` for ``n_iter_no_change`` epochs (or after ``max_iter`` epochs),
 # and the weights of the best epoch, ``best_epoch_``, are restored.
 fig, ax = plt.subplots(figsize=(5, 3.2))
-epochs = np.arange(1, ae.n_iter_ + 1)
-ax.plot(epochs, ae.loss_curve_, label="training")
-if ae.validation_loss_curve_:
-    ax.plot(epochs, ae.validation_loss_curve_, label="validation")
-ax.axvline(ae.best_epoch_, color="gray", linestyle=":", label="best epoch")
-ax.set_xlabel("epoch")
-ax.set_ylabel("loss (MSE, scaled units)")
+LossCurveDisplay.from_estimator(ae, ax=ax)
 ax.set_title(f"AutoencoderTransformer, {ae.n_iter_} epochs")
-ax.legend()
 fig.tight_layout()
 plt.show()
 

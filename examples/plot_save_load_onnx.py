@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 import skae
 import skae.onnx  # registers skae's converters with skl2onnx
 from skae import AutoencoderTransformer
+from skae.plotting import ImageGridDisplay
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)  # 20 epochs, on purpose
 
@@ -100,12 +101,6 @@ rows = {
     "skae": unscale(ae.inverse_transform(codes[:6])),
     "ONNX Runtime": unscale(onnx_scaled),
 }
-fig, axes = plt.subplots(3, 6, figsize=(7, 3.8))
-for row, (name, images) in zip(axes, rows.items()):
-    for ax, image in zip(row, images):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name)
-fig.suptitle("Reconstructions decoded by skae and by ONNX Runtime")
+display = ImageGridDisplay(list(rows.values()), row_labels=list(rows)).plot()
+display.ax_.set_title("Reconstructions decoded by skae and by ONNX Runtime")
 plt.show()

@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from skae import AutoencoderTransformer, VAETransformer
+from skae.plotting import SampleGridDisplay
 
 X, y = load_digits(return_X_y=True)
 
@@ -46,21 +47,13 @@ ae = AutoencoderTransformer(n_components=8, hidden_layer_sizes=(128, 64), random
 # -------
 # Each image is the decoder's mean for one random code (``sample`` returns
 # pixel counts, like ``inverse_transform``); ``random_state`` fixes the draws.
-def show_images(images, title):
-    fig, axes = plt.subplots(3, 10, figsize=(10, 3.3))
-    for ax, image in zip(axes.ravel(), images):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title)
-    fig.tight_layout()
+for model, title in [
+    (vae, "VAETransformer.sample: codes from N(0, I)"),
+    (ae, "AutoencoderTransformer.sample: codes from a fitted Gaussian"),
+]:
+    display = SampleGridDisplay.from_estimator(model, 30, random_state=0, vmin=0, vmax=16)
+    display.ax_.set_title(title)
     plt.show()
-
-
-show_images(vae.sample(30, random_state=0), "VAETransformer.sample: codes from N(0, I)")
-show_images(
-    ae.sample(30, random_state=0), "AutoencoderTransformer.sample: codes from a fitted Gaussian"
-)
 
 # %%
 # Most of the VAE's samples are recognisable digits, a little blurry: the

@@ -36,6 +36,7 @@ from torch import nn
 
 import skae
 from skae import AutoencoderTransformer, Network
+from skae.plotting import ImageGridDisplay
 
 # The networks train for a capped number of epochs, to keep this example fast.
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -138,12 +139,5 @@ rows = {
     "yours": loaded.inverse_transform(loaded.transform(X_test[:10])),
     "PCA": pca.inverse_transform(pca.transform(X_test[:10])),
 }
-fig, axes = plt.subplots(3, 10, figsize=(10, 3.4))
-for row, (name, images) in zip(axes, rows.items()):
-    for ax, image in zip(row, images):
-        ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=16)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    row[0].set_ylabel(name, rotation=0, ha="right", va="center")
-fig.tight_layout()
+ImageGridDisplay(list(rows.values()), row_labels=list(rows)).plot(vmin=0, vmax=16)
 plt.show()

@@ -22,7 +22,7 @@ ESTIMATORS = [AutoencoderTransformer, VAETransformer]
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_neighbor_weight_separates_classes(Estimator, digits):
     X, y = digits
-    params = dict(n_components=2, init="random", max_iter=30, early_stopping=False, random_state=0)
+    params = dict(n_components=2, init="random", max_iter=15, early_stopping=False, random_state=0)
 
     def accuracy(**extra):
         codes = Estimator(**params, **extra).fit_transform(X)

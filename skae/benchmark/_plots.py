@@ -12,9 +12,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from skae.benchmark._data import ReductionData
+from skae.plotting import (
+    ImageGridDisplay,
+    InterpolationDisplay,
+    LatentScatterDisplay,
+    SampleGridDisplay,
+)
 
 DPI = 120
 N_COLUMNS = 10  # images per row of the image grids
+ROW_INCHES = 1.05  # height of one row of images
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -22,21 +29,12 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _image_axes(figure: Figure, n_rows: int, n_columns: int):
-    axes = figure.subplots(n_rows, n_columns, squeeze=False)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    return axes
-
-
-def _show(ax, image, data: ReductionData) -> None:
-    image = np.clip(np.asarray(image, dtype=float), 0, data.pixel_max)
-    ax.imshow(image.reshape(data.image_shape), cmap="gray_r", vmin=0, vmax=data.pixel_max)
-
-
 def _row_label(ax, text: str) -> None:
     ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=9)
+
+
+def _pixel_range(data: ReductionData) -> dict[str, float]:
+    return {"vmin": 0.0, "vmax": data.pixel_max}
 
 
 def _one_per_class(y: np.ndarray, n: int = N_COLUMNS) -> np.ndarray:
@@ -55,18 +53,18 @@ def plot_latent_2d(models: dict, methods, data: ReductionData, path: Path) -> Pa
     n_rows = -(-len(panels) // n_columns)
     figure = Figure(figsize=(4.2 * n_columns, 3.8 * n_rows), layout="constrained")
     axes = figure.subplots(n_rows, n_columns, squeeze=False)
-    scatter = None
     for ax, (method, model) in zip(axes.flat, panels):
-        codes = np.asarray(model.transform(data.X_test))
-        scatter = ax.scatter(
-            codes[:, 0], codes[:, 1], c=data.y_test, cmap="tab10", vmin=-0.5, vmax=9.5, s=6
+        display = LatentScatterDisplay.from_estimator(
+            model, data.X_test, data.y_test, ax=ax, legend=False, s=6
         )
         ax.set_title(method.name, fontsize=10)
-        ax.set_xlabel("component 1")
-        ax.set_ylabel("component 2")
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    colorbar = figure.colorbar(scatter, ax=axes, ticks=range(10), shrink=0.8)
+    # One colorbar for all panels: they colour the same labels, by their
+    # index among the classes.
+    classes = np.unique(data.y_test)
+    colorbar = figure.colorbar(display.scatter_, ax=axes, ticks=range(len(classes)), shrink=0.8)
+    colorbar.set_ticklabels([str(c) for c in classes])
     colorbar.set_label("digit")
     figure.suptitle(f"{data.name}: 2-D codes of the {len(data.X_test)} test images, by digit")
     return _save(figure, path)
@@ -88,19 +86,22 @@ def plot_reconstructions(models: dict, methods, data: ReductionData, k: int, pat
         return None
     index = _one_per_class(data.y_test)
     images = data.X_test[index]
-    figure = Figure(figsize=(1.0 * len(index) + 2.5, 1.05 * (len(rows) + 1)), layout="constrained")
-    axes = _image_axes(figure, len(rows) + 1, len(index))
-    for j, image in enumerate(images):
-        _show(axes[0, j], image, data)
-        axes[0, j].set_title(f"{data.y_test[index[j]]}", fontsize=9)
-    _row_label(axes[0, 0], "test image")
-    for i, (name, model) in enumerate(rows, start=1):
-        reconstructions = model.inverse_transform(model.transform(images))
-        for j, image in enumerate(reconstructions):
-            _show(axes[i, j], image, data)
-        _row_label(axes[i, 0], name)
+    grid = [images, *(model.inverse_transform(model.transform(images)) for _, model in rows)]
+    figure = Figure(
+        figsize=(1.0 * len(index) + 2.5, ROW_INCHES * (len(rows) + 1)), layout="constrained"
+    )
+    ImageGridDisplay(
+        grid,
+        image_shape=data.image_shape,
+        row_labels=["test image", *(name for name, _ in rows)],
+        column_labels=[str(label) for label in data.y_test[index]],
+    ).plot(figure.subplots(), **_pixel_range(data))
     figure.suptitle(f"{data.name}: reconstructions of test images, n_components={k}")
     return _save(figure, path)
+
+
+def _image_rows(figure: Figure, n_rows: int):
+    return figure.subplots(n_rows, 1, squeeze=False)[:, 0]
 
 
 def plot_prior_samples(models: dict, n_components, data: ReductionData, path: Path, seed=0):
@@ -115,12 +116,20 @@ def plot_prior_samples(models: dict, n_components, data: ReductionData, path: Pa
     ]
     if not rows:
         return None
-    figure = Figure(figsize=(1.0 * N_COLUMNS + 1.5, 1.05 * len(rows) + 0.4), layout="constrained")
-    axes = _image_axes(figure, len(rows), N_COLUMNS)
-    for i, (label, model) in enumerate(rows):
-        for j, image in enumerate(model.sample(N_COLUMNS, random_state=seed)):
-            _show(axes[i, j], image, data)
-        _row_label(axes[i, 0], label)
+    figure = Figure(
+        figsize=(1.0 * N_COLUMNS + 1.5, ROW_INCHES * len(rows) + 0.4), layout="constrained"
+    )
+    for ax, (label, model) in zip(_image_rows(figure, len(rows)), rows):
+        SampleGridDisplay.from_estimator(
+            model,
+            N_COLUMNS,
+            n_columns=N_COLUMNS,
+            random_state=seed,
+            image_shape=data.image_shape,
+            ax=ax,
+            **_pixel_range(data),
+        )
+        _row_label(ax, label)
     figure.suptitle(f"{data.name}: sample(), decoded draws from the prior N(0, I)")
     return _save(figure, path)
 
@@ -137,19 +146,20 @@ def plot_interpolations(models: dict, methods, data: ReductionData, k: int, path
     if not rows:
         return None
     start, end = _pair(data.y_test)
-    a, b = data.X_test[start], data.X_test[end]
-    figure = Figure(figsize=(1.0 * N_COLUMNS + 2.5, 1.05 * len(rows) + 0.4), layout="constrained")
-    axes = _image_axes(figure, len(rows), N_COLUMNS)
-    for i, (name, model) in enumerate(rows):
-        if hasattr(model, "interpolate"):
-            path_images = model.interpolate(a, b, n_steps=N_COLUMNS)
-        else:  # the same straight path, through transform and inverse_transform
-            codes = model.transform(np.stack([a, b]))
-            t = np.linspace(0, 1, N_COLUMNS)[:, None]
-            path_images = model.inverse_transform((1 - t) * codes[0] + t * codes[1])
-        for j, image in enumerate(path_images):
-            _show(axes[i, j], image, data)
-        _row_label(axes[i, 0], name)
+    figure = Figure(
+        figsize=(1.0 * N_COLUMNS + 2.5, ROW_INCHES * len(rows) + 0.4), layout="constrained"
+    )
+    for ax, (name, model) in zip(_image_rows(figure, len(rows)), rows):
+        InterpolationDisplay.from_estimator(
+            model,
+            data.X_test[start],
+            data.X_test[end],
+            n_steps=N_COLUMNS,
+            image_shape=data.image_shape,
+            ax=ax,
+            **_pixel_range(data),
+        )
+        _row_label(ax, name)
     figure.suptitle(
         f"{data.name}: interpolation between the codes of a {data.y_test[start]} and a "
         f"{data.y_test[end]}, n_components={k}"
