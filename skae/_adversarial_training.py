@@ -55,7 +55,7 @@ def adversarial_step(
             reconstruction = trimmed_mean(losses, options.trim_fraction)
         take("reconstruction", reconstruction)
         with autocast:
-            codes = network.encoder(x_in)
+            codes = network.encode(x_in)
         draws = torch.randn(codes.shape, generator=generator, device=codes.device)
         take("discriminator", network.discriminator_loss(codes.detach(), draws))
         # The generator's rate follows the reconstruction's (its schedule

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, fold_batches, map_batches
-from skae._losses import reconstruction_loss
+from skae._losses import fill_missing, reconstruction_loss, unobserved_sum
 from skae._networks import LOG_2PI
 from skae._parameters import fill_doc
 from skae._persistence import register
@@ -207,22 +207,27 @@ class AutoencoderTransformer(BaseAutoencoder):
         log_det_code = np.sum(np.log(np.diag(cholesky)))
         constant = self._scaling.log_jacobian - 0.5 * self.n_components_ * LOG_2PI - log_det_code
         likelihood = self._spec.likelihood
+        per_feature = self._scaling.log_jacobian_per_feature
         if likelihood == "mse":
             scaled_variance = self.noise_variance_ / self.input_scale_**2
             constant -= 0.5 * np.sum(LOG_2PI + np.log(scaled_variance))
             precision = torch.as_tensor(1 / scaled_variance, device=device)
+            per_feature = per_feature - 0.5 * (LOG_2PI + np.log(scaled_variance))
+        # A missing entry is marginalised out: its terms are left out of the constant.
+        per_feature = torch.as_tensor(per_feature, device=device)
 
         def score(x: torch.Tensor) -> torch.Tensor:
             code = self.network_.encode(x)
             output = self.network_.decoder(code)  # logits for loss='bce'
+            missing = torch.isnan(x)
             if likelihood == "mse":
-                residual = (output - x).to(device, torch.float64)
+                residual = (output - x).to(device, torch.float64).masked_fill(missing, 0.0)
                 log_likelihood = -0.5 * (residual.square() * precision).sum(dim=1)
             else:  # Bernoulli: minus the summed cross-entropy
                 cross_entropy = reconstruction_loss(output, x, "bce").to(device, torch.float64)
-                log_likelihood = -n_features * cross_entropy
+                log_likelihood = -(n_features - missing.sum(dim=1)) * cross_entropy
             mahalanobis = ((code.to(device, torch.float64) - mean) @ whitening).square().sum(dim=1)
-            return constant + log_likelihood - 0.5 * mahalanobis
+            return constant + log_likelihood - 0.5 * mahalanobis - unobserved_sum(x, per_feature)
 
         return score
 
@@ -235,11 +240,16 @@ class AutoencoderTransformer(BaseAutoencoder):
 
         def terms(x: torch.Tensor) -> torch.Tensor:
             output = network.decoder(network.encode(x))
+            missing = torch.isnan(x)
             if self._spec.likelihood == "mse":
                 residual = (output - x).to(device, torch.float64)
-                return constant - 0.5 * residual.square() / variance
-            cross_entropy = F.binary_cross_entropy_with_logits(output, x, reduction="none")
-            return (-cross_entropy).to(device, torch.float64)
+                terms = constant - 0.5 * residual.square() / variance
+            else:
+                cross_entropy = F.binary_cross_entropy_with_logits(
+                    output, fill_missing(x), reduction="none"
+                )
+                terms = (-cross_entropy).to(device, torch.float64)
+            return terms.masked_fill(missing.to(device), 0.0)  # a missing entry has no term
 
         return terms
 
@@ -260,15 +270,17 @@ class AutoencoderTransformer(BaseAutoencoder):
             self.noise_variance_ = self._residual_variance(residual_batches)
 
     def _residual_variance(self, batches: Batches) -> np.ndarray:
-        """Mean squared residual of each feature, in X's units."""
+        """Mean squared residual of each feature over its observed entries, in X's units."""
         network, device = self.network_, _float64_device(self.device_)
 
         def squared_residual(x: torch.Tensor) -> torch.Tensor:
-            residual = network.decode(network.encode(x)) - x
-            return residual.square().sum(dim=0).to(device, torch.float64)
+            missing = torch.isnan(x)
+            residual = (network.decode(network.encode(x)) - x).masked_fill(missing, 0.0)
+            squares = residual.square().sum(dim=0).to(device, torch.float64)
+            return torch.stack([squares, (~missing).sum(dim=0).to(device, torch.float64)])
 
-        sums = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
-        mean_square = RowMoments(len(batches), sums.cpu().numpy() / len(batches))
+        sums, counts = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
+        mean_square = RowMoments(len(batches), (sums / counts).cpu().numpy())
         variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
         return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
 

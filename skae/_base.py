@@ -160,7 +160,9 @@ class BaseAutoencoder(
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse rows are densified one batch at a time.
+            Training data. Sparse rows are densified one batch at a time. NaN
+            marks a missing entry: the loss skips it (user guide, "Missing
+            values").
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -337,6 +339,7 @@ class BaseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = True  # missing entries (skae._losses.fill_missing)
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -57,14 +57,18 @@ def pca_code_size(n_components, batches: Batches, rng: np.random.RandomState) ->
 def explained_variance(network: nn.Module, batches: Batches) -> float:
     """The fraction of the variance of the scaled rows of `batches` that the
     network's reconstructions (the decoded codes) explain: 1 - residual sum
-    of squares / total sum of squares about the rows' mean, summed over
-    features, as ``PCA.explained_variance_ratio_.sum()`` measures it."""
-    mean = fold_batches(_column_sums, torch.add, batches, INFERENCE_BATCH_SIZE) / len(batches)
+    of squares / total sum of squares about the column means, summed over
+    features, as ``PCA.explained_variance_ratio_.sum()`` measures it; over
+    the observed entries only (missing ones are NaN)."""
+    sums = fold_batches(_observed_sums, torch.add, batches, INFERENCE_BATCH_SIZE)
+    mean = sums[0] / sums[1]
 
     def squares(x: torch.Tensor) -> torch.Tensor:
+        missing = torch.isnan(x)
         x64 = x.double()
-        residual = network(x).double() - x64
-        return torch.stack([residual.square().sum(), (x64 - mean).square().sum()])
+        residual = (network(x).double() - x64).masked_fill(missing, 0.0)
+        deviation = (x64 - mean).masked_fill(missing, 0.0)
+        return torch.stack([residual.square().sum(), deviation.square().sum()])
 
     residual, total = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE).tolist()
     if total == 0:  # constant rows: explained if reproduced, as sklearn's r2_score
@@ -72,8 +76,11 @@ def explained_variance(network: nn.Module, batches: Batches) -> float:
     return 1.0 - residual / total
 
 
-def _column_sums(x: torch.Tensor) -> torch.Tensor:
-    return x.double().sum(dim=0)
+def _observed_sums(x: torch.Tensor) -> torch.Tensor:
+    """Each column's sum and count of observed entries."""
+    missing = torch.isnan(x)
+    observed = (~missing).sum(dim=0).double()
+    return torch.stack([x.double().masked_fill(missing, 0.0).sum(dim=0), observed])
 
 
 def search_code_size(estimator, X, target: float) -> None:

@@ -100,17 +100,38 @@ def describe_loss(likelihood: str, objective: Objective, scaling: str | None) ->
     return text
 
 
+def fill_missing(x: torch.Tensor) -> torch.Tensor:
+    """`x` with its missing entries (NaN) set to 0, the value the encoder sees
+    for them: in the scaled space, the feature's training mean for the
+    centring scalings ('standard', 'global'), its minimum for the min-max
+    ones."""
+    return torch.where(torch.isnan(x), 0.0, x)
+
+
+def unobserved_sum(x: torch.Tensor, per_feature: torch.Tensor) -> torch.Tensor:
+    """Per row of `x`, the sum of `per_feature` over its missing entries (NaN):
+    what a row with missing values leaves out of a constant summed over all
+    features (a log-density's normaliser, the scaling's Jacobian); 0 for a
+    complete row."""
+    return torch.isnan(x).to(per_feature.device, per_feature.dtype) @ per_feature
+
+
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """Per-sample reconstruction loss, averaged over features.
+    """Per-sample reconstruction loss, averaged over the observed features
+    (missing entries, NaN in `target`, count for nothing).
 
     For ``loss="bce"`` the `output` holds logits, which is numerically safer
     than a sigmoid followed by a log.
     """
+    missing = torch.isnan(target)
+    # Filled first: a NaN target would give NaN gradients even where masked.
+    target = torch.where(missing, 0.0, target)
     if loss == "bce":
         per_element = F.binary_cross_entropy_with_logits(output, target, reduction="none")
     else:
         per_element = F.mse_loss(output, target, reduction="none")
-    return per_element.mean(dim=1)
+    observed = target.shape[1] - missing.sum(dim=1)
+    return per_element.masked_fill(missing, 0.0).sum(dim=1) / observed
 
 
 def neighbor_loss(x: torch.Tensor, code: torch.Tensor, perplexity: float) -> torch.Tensor:
@@ -183,12 +204,14 @@ def corrupt(
     """Denoising corruption of a batch scaled by `scaling`, measured in the
     units of X: Gaussian noise of standard deviation `level`, or a random
     fraction `level` of the entries set to 0 (masking noise, Vincent et al.,
-    2010), e.g. pixels switched off."""
+    2010), e.g. pixels switched off, or made missing (NaN)."""
     if noise is None:
         return x
     draws = torch.empty_like(x)
     if noise == "gaussian":
         std = level if scaling is None else scaling.in_scaled_units(level)
         return x + std * draws.normal_(generator=generator)
+    if noise == "missing":  # hidden as a missing entry is: the encoder fills it
+        return torch.where(draws.uniform_(generator=generator) >= level, x, torch.nan)
     zero = torch.zeros((), device=x.device) if scaling is None else scaling.scaled_zero()
     return torch.where(draws.uniform_(generator=generator) >= level, x, zero)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from skae._losses import Objective, neighbor_loss, reconstruction_loss
+from skae._losses import Objective, fill_missing, neighbor_loss, reconstruction_loss
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -211,7 +211,7 @@ class Autoencoder(_Autoencoding):
         self.loss_name = loss
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+        return self.encoder(fill_missing(x))
 
     code = encode
 
@@ -228,10 +228,10 @@ class Autoencoder(_Autoencoding):
     ) -> torch.Tensor:
         """Per-sample reconstruction loss of `target` from input `x`, plus
         ``objective.neighbor_weight`` times the t-SNE term when it is positive."""
-        code = self.encoder(x)
+        code = self.encode(x)
         losses = reconstruction_loss(self.decoder(code), target, self.loss_name)
         if objective.neighbor_weight:
-            term = neighbor_loss(target, code, objective.perplexity)
+            term = neighbor_loss(fill_missing(target), code, objective.perplexity)
             losses = losses + objective.neighbor_weight * term
         return losses
 
@@ -311,7 +311,7 @@ class VariationalAutoencoder(_Autoencoding):
         """Posterior mean and log-variance, in float32 even under bf16 autocast:
         on the CPU autocast would leave the KL, the draws and the prior and
         posterior densities in bf16 (a KL of 0.005 came out as -0.07)."""
-        mean, logvar = self.encoder(x).float().chunk(2, dim=1)
+        mean, logvar = self.encoder(fill_missing(x)).float().chunk(2, dim=1)
         return mean, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -323,25 +323,33 @@ class VariationalAutoencoder(_Autoencoding):
         return self.encode(x)[0]
 
     def log_likelihood(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """log p(target | z), summed over features; `output` is the decoder's raw output."""
+        """log p(target | z), summed over the observed features (a missing
+        entry, NaN, is marginalised out: the likelihood factorises over
+        features); `output` is the decoder's raw output."""
+        missing = torch.isnan(target)
+        target = torch.where(missing, 0.0, target)  # no NaN gradients through the mask
         if self.likelihood == "bernoulli":
             target = target.expand_as(output)
-            return -F.binary_cross_entropy_with_logits(output, target, reduction="none").sum(-1)
+            terms = -F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            return terms.masked_fill(missing, 0.0).sum(-1)
         log_scale = self.log_scale.clamp(min=LOGVAR_MIN / 2)
         z_score = (target - output) * torch.exp(-log_scale)
-        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI).sum(-1)
+        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI).masked_fill(missing, 0.0).sum(-1)
 
     def log_likelihood_terms(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target_j | z) of each feature j, whose sum is :meth:`log_likelihood`.
 
         Not its building block: negating before the sum rounds the training
         gradients differently, by an ulp, and would change every fitted VAE."""
+        missing = torch.isnan(target)
+        target = torch.where(missing, 0.0, target)
         if self.likelihood == "bernoulli":
             target = target.expand_as(output)
-            return -F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            terms = -F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            return terms.masked_fill(missing, 0.0)
         log_scale = self.log_scale.clamp(min=LOGVAR_MIN / 2)
         z_score = (target - output) * torch.exp(-log_scale)
-        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI)
+        return -(0.5 * z_score**2 + log_scale + 0.5 * LOG_2PI).masked_fill(missing, 0.0)
 
     def expected_log_likelihood_terms(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """E_q[log p(x_j | z)] of each feature j, averaged over the K draws

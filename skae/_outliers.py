@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import OutlierMixin
 from sklearn.utils._set_output import _get_output_config
@@ -129,7 +130,10 @@ class OutlierDetectionMixin(OutlierMixin):
         terms = map_batches(scorer, self._batches(rows), self._score_batch_size).double()
         # A term that overflows the float32 network is the lowest, as a score is.
         terms = torch.nan_to_num(terms, nan=-np.inf, posinf=-np.inf, neginf=-np.inf).numpy()
-        return self._as_output(terms + self._scaling.log_jacobian_per_feature, X)
+        # A missing entry (NaN) has no term, its Jacobian's part included.
+        missing = np.isnan(rows.toarray() if sp.issparse(rows) else rows)
+        jacobian = np.where(missing, 0.0, self._scaling.log_jacobian_per_feature)
+        return self._as_output(terms + jacobian, X)
 
     def _feature_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function giving the per-feature terms of a scaled batch, in the

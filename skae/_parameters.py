@@ -28,7 +28,7 @@ PARAMETER_CONSTRAINTS = {
     "encoder": [None, type, Network, nn.Module],
     "decoder": [None, type, Network, nn.Module],
     "scaling": [StrOptions({"auto", "standard", "global", "minmax", "global_minmax"}), None],
-    "noise": [StrOptions({"gaussian", "masking"}), None],
+    "noise": [StrOptions({"gaussian", "masking", "missing"}), None],
     "noise_level": [Interval(Real, 0, None, closed="left")],
     "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
     "neighbor_weight": [Interval(Real, 0, None, closed="left")],
@@ -144,13 +144,16 @@ SHARED_DOCS = {
           'global_minmax' (with a range per feature, a pixel dark in every
           training image would put a lit one in a new image far outside
           [0, 1], where these losses are not defined).
-    noise : {'gaussian', 'masking'} or None, default=None
+    noise : {'gaussian', 'masking', 'missing'} or None, default=None
         Corruption of the inputs during training, for a denoising autoencoder:
         Gaussian noise of standard deviation `noise_level`, or a fraction
         `noise_level` of the entries set to 0 (e.g. pixels switched off), both
-        in the units of X. The target is the clean input, and the validation
-        loss of early stopping is measured on corrupted inputs too;
-        ``transform`` never adds noise.
+        in the units of X; or, 'missing', that fraction of the entries hidden
+        from the encoder as missing values are (NaN), which trains the network
+        to predict an entry from the rest of its row: the setting for
+        imputation (:class:`AutoencoderImputer`). The target is the clean
+        input, and the validation loss of early stopping is measured on
+        corrupted inputs too; ``transform`` never adds noise.
     noise_level : float, default=0.1
         Strength of the `noise`.
     contamination : 'auto' or float in (0, 0.5], default='auto'

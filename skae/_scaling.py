@@ -189,8 +189,11 @@ class Scaling:
             return
         # The smallest of (min, -max) over the batches: the least and greatest value.
         low_and_minus_high = fold_batches(
-            lambda x: torch.stack([x.min(), -x.max()]), torch.minimum, batches, INFERENCE_BATCH_SIZE
-        )
+            lambda x: torch.stack([x.nan_to_num(0.5).min(), -x.nan_to_num(0.5).max()]),
+            torch.minimum,
+            batches,
+            INFERENCE_BATCH_SIZE,
+        )  # missing entries (NaN) are inside [0, 1] as far as this check goes
         low, high = low_and_minus_high[0].item(), -low_and_minus_high[1].item()
         if low >= -UNIT_INTERVAL_SLACK and high <= 1 + UNIT_INTERVAL_SLACK:
             return

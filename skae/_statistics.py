@@ -58,11 +58,25 @@ def check_codes_vary(codes: RowMoments) -> None:
 
 
 def min_max(X) -> tuple[np.ndarray, np.ndarray]:
+    """Column minima and maxima of the observed entries (missing ones are
+    NaN); a feature with none is an error."""
     if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
-        return csr_min_max(X)
-    if sp.issparse(X):
-        return min_max_axis(X, axis=0)
-    return X.min(axis=0), X.max(axis=0)
+        low, high = csr_min_max(X)
+    elif sp.issparse(X):
+        low, high = min_max_axis(X, axis=0, ignore_nan=True)
+    else:
+        low, high = X.min(axis=0), X.max(axis=0)
+        if np.isnan(low).any():  # missing values: a second pass, for them only
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, raised below
+                low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    unobserved = np.flatnonzero(np.isnan(low))
+    if len(unobserved):
+        raise ValueError(
+            f"{len(unobserved)} feature(s) of X have no observed value (all NaN), e.g. "
+            f"feature {unobserved[0]}: there is nothing to learn of them. Drop them."
+        )
+    return low, high
 
 
 def csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -70,18 +84,24 @@ def csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     the CSC copy of all of X that ``min_max_axis`` makes."""
     n_samples, n_features = X.shape
     low, high = np.full(n_features, np.inf, X.dtype), np.full(n_features, -np.inf, X.dtype)
-    np.minimum.at(low, X.indices, X.data)
-    np.maximum.at(high, X.indices, X.data)
+    np.fmin.at(low, X.indices, X.data)  # fmin and fmax skip stored NaN, missing entries
+    np.fmax.at(high, X.indices, X.data)
     unstored_zeros = np.bincount(X.indices, minlength=n_features) < n_samples
     low[unstored_zeros] = np.minimum(low[unstored_zeros], 0)
     high[unstored_zeros] = np.maximum(high[unstored_zeros], 0)
+    # A column of stored NaN only has no observed value.
+    low[np.isinf(low) & (low > 0)] = np.nan
+    high[np.isinf(high) & (high < 0)] = np.nan
     return low, high
 
 
 def mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and variances of the observed entries (missing ones are NaN)."""
     if sp.issparse(X):
-        return mean_variance_axis(X, axis=0)
+        return mean_variance_axis(X, axis=0)  # skips NaN
     mean = X.mean(axis=0, dtype=np.float64)
+    if np.isnan(mean).any():  # missing values: a second pass, for them only
+        return np.nanmean(X, axis=0, dtype=np.float64), np.nanvar(X, axis=0, dtype=np.float64)
     if not X.flags.c_contiguous:  # NumPy sums each column pairwise: chunks would round otherwise
         return mean, X.var(axis=0, dtype=np.float64)
     # X.var would hold all of X - mean in float64 (twice float32 X); in chunks,
@@ -103,8 +123,9 @@ PCA_START_MAX_VALUES = 2**24
 
 def pca_sample(batches: Batches, rng: np.random.RandomState, n_components: int = 0) -> np.ndarray:
     """A random subsample of the scaled rows of `batches`, float64, in their
-    order: at most PCA_START_MAX_SAMPLES rows and PCA_START_MAX_VALUES
-    values, but more than `n_components` rows."""
+    order, missing entries filled as for the encoder: at most
+    PCA_START_MAX_SAMPLES rows and PCA_START_MAX_VALUES values, but more than
+    `n_components` rows."""
     n_samples, n_features = len(batches), batches.data.shape[1]
     n_rows = min(
         n_samples,
@@ -112,7 +133,8 @@ def pca_sample(batches: Batches, rng: np.random.RandomState, n_components: int =
         max(PCA_START_MAX_VALUES // n_features, n_components + 1),
     )
     rows = np.sort(rng.choice(n_samples, n_rows, replace=False))
-    return batches.take(torch.as_tensor(rows)).double().numpy()
+    sample = batches.take(torch.as_tensor(rows)).double().numpy()
+    return np.where(np.isnan(sample), 0.0, sample)  # missing entries as the encoder sees them
 
 
 def pca_start(

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import (
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches, score_rows
-from skae._losses import Objective
+from skae._losses import Objective, unobserved_sum
 from skae._parameters import fill_doc
 from skae._persistence import register
 from skae._statistics import RowMoments
@@ -256,9 +256,14 @@ class VAETransformer(BaseAutoencoder):
 
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         noise, log_jacobian = self._score_noise(), self._scaling.log_jacobian
+        # A missing entry is marginalised out, its part of the Jacobian too.
+        per_feature = torch.as_tensor(
+            self._scaling.log_jacobian_per_feature, dtype=torch.float32, device=self.device_
+        )
 
         def score(x: torch.Tensor) -> torch.Tensor:
-            return self.network_.importance_weighted_log_likelihood(x, noise) + log_jacobian
+            log_likelihood = self.network_.importance_weighted_log_likelihood(x, noise)
+            return log_likelihood + log_jacobian - unobserved_sum(x, per_feature)
 
         return score
 

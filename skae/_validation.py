@@ -167,9 +167,10 @@ def is_memory_map(X) -> bool:
 
 
 def check_noise_level(noise: str | None, noise_level: float) -> None:
-    if noise == "masking" and noise_level >= 1:
+    if noise in ("masking", "missing") and noise_level >= 1:
+        what = "to 0" if noise == "masking" else "as missing"
         raise ValueError(
-            f"noise='masking' sets a fraction noise_level of the entries to 0, so "
+            f"noise={noise!r} sets a fraction noise_level of the entries {what}, so "
             f"noise_level must be in [0, 1), got {noise_level}."
         )
 
@@ -187,10 +188,37 @@ def validation_size(validation_fraction: float, n_samples: int) -> int:
 
 
 def validate_rows(estimator, X, *, reset: bool):
-    """X checked (no images, numeric columns) and validated by scikit-learn
-    for `estimator`: dense float32 or float64, or CSR / CSC."""
+    """X checked (no images, numeric columns, a value observed in each row:
+    NaN marks a missing entry, inf is an error) and validated by
+    scikit-learn for `estimator`: dense float32 or float64, or CSR / CSC."""
     check_not_images(X)
     check_numeric_columns(X)
-    return validate_data(
-        estimator, X, reset=reset, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        accept_sparse=("csr", "csc"),
+        dtype=(np.float64, np.float32),
+        ensure_all_finite="allow-nan",
     )
+    check_rows_observed(X)
+    return X
+
+
+def check_rows_observed(X) -> None:
+    """Raise if a row of X has no observed value (all NaN): it has no code."""
+    values = X.data if sp.issparse(X) else X
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isnan(np.sum(values)):  # one pass: no missing value at all
+            return
+    if sp.issparse(X):
+        X = X.tocsr()
+        stored_nan = np.add.reduceat(np.isnan(X.data), X.indptr[:-1]) * (np.diff(X.indptr) > 0)
+        empty = np.flatnonzero(stored_nan == X.shape[1])
+    else:
+        empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if len(empty):
+        raise ValueError(
+            f"{len(empty)} row(s) of X have no observed value (all NaN), e.g. row "
+            f"{empty[0]}: there is nothing to encode. Drop them."
+        )

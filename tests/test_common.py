@@ -9,6 +9,7 @@ from test_user_networks import Encoder
 
 from skae import (
     AdversarialAutoencoderTransformer,
+    AutoencoderImputer,
     AutoencoderTransformer,
     Network,
     VAETransformer,
@@ -30,6 +31,7 @@ ESTIMATORS = [
     VAETransformer(
         encoder=Encoder, decoder=Encoder, max_iter=3, n_importance_samples=4, random_state=0
     ),
+    AutoencoderImputer(AutoencoderTransformer(hidden_layer_sizes=(8,), max_iter=3, random_state=0)),
 ]
 
 
@@ -54,6 +56,12 @@ def test_sklearn_compatible_estimator(estimator, check):
 ALL = [AutoencoderTransformer, VAETransformer, AdversarialAutoencoderTransformer]
 
 
+def test_imputer_docstring_parameters_match_signature():
+    docscrape = pytest.importorskip("numpydoc.docscrape")
+    documented = [p.name for p in docscrape.ClassDoc(AutoencoderImputer)["Parameters"]]
+    assert documented == list(inspect.signature(AutoencoderImputer).parameters)
+
+
 @pytest.mark.parametrize("Estimator", ALL)
 def test_docstring_parameters_match_signature(Estimator):
     docscrape = pytest.importorskip("numpydoc.docscrape")
@@ -72,6 +80,9 @@ def _public_api() -> list[str]:
         ]
     names += [f"skae.datasets.{name}" for name in datasets.__all__ if name.islower()]
     names += ["skae.Network", "skae.Network.get_params", "skae.Network.set_params", "skae.load"]
+    names += [
+        f"skae.AutoencoderImputer.{name}" for name in ("fit", "transform", "get_feature_names_out")
+    ] + ["skae.AutoencoderImputer"]
     return sorted(set(names))
 
 

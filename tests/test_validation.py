@@ -22,11 +22,12 @@ def X():
     return np.random.RandomState(0).normal(size=(30, 5))
 
 
+# NaN marks a missing entry (tests/test_missing_values.py); inf is an error.
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity")])
-def test_non_finite_input(Estimator, X, value, message):
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_input(Estimator, X, value):
     X[3, 2] = value
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match="infinity"):
         Estimator(**TINY).fit(X)
 
 
@@ -136,7 +137,7 @@ def test_complex_dtype(Estimator, X):
     "params, message",
     [
         ({"n_components": 0}, "'n_components' parameter .* must be an int in the range"),
-        ({"n_components": "all"}, "'n_components' parameter .* or a str among {'auto'}"),
+        ({"n_components": "all"}, "'n_components' parameter .* a str among {.*'auto'.*}"),
         ({"activation": "swish"}, "'activation' parameter"),
         ({"batch_size": 0}, "'batch_size' parameter"),
         ({"learning_rate_init": -1.0}, "'learning_rate_init' parameter"),

@@ -1,0 +1,70 @@
+"""AutoencoderImputer: scikit-learn's imputer API over skae's estimators."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from skae import AutoencoderImputer, AutoencoderTransformer, VAETransformer
+
+SMALL = dict(n_components=2, hidden_layer_sizes=(32,), max_iter=30, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def low_rank():
+    """Rows on a 2-D curved surface in 8 dimensions, 30% of entries missing."""
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(600, 2))
+    X = np.tanh(latent @ rng.normal(size=(2, 8))) + 0.05 * rng.normal(size=(600, 8))
+    missing = rng.rand(*X.shape) < 0.3
+    missing[missing.all(axis=1), 0] = False
+    return X, np.where(missing, np.nan, X)
+
+
+@pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
+def test_imputes_better_than_the_mean(Estimator, low_rank):
+    X, X_missing = low_rank
+    missing = np.isnan(X_missing)
+    imputer = AutoencoderImputer(Estimator(**SMALL))
+    filled = imputer.fit_transform(X_missing)
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~missing], X_missing[~missing])  # untouched
+
+    def rmse(imputed):
+        return np.sqrt(np.mean((imputed[missing] - X[missing]) ** 2))
+
+    mean_filled = SimpleImputer().fit_transform(X_missing)
+    assert rmse(filled) < 0.7 * rmse(mean_filled)
+    assert X_missing is not filled and np.isnan(X_missing).sum() == missing.sum()
+
+
+def test_placeholder_indicator_and_names(low_rank):
+    _, X_missing = low_rank
+    X_placeholder = np.where(np.isnan(X_missing), -999.0, X_missing)
+    frame = pd.DataFrame(X_placeholder, columns=[f"f{i}" for i in range(8)])
+    imputer = AutoencoderImputer(
+        AutoencoderTransformer(**SMALL | {"max_iter": 2}), missing_values=-999.0, add_indicator=True
+    ).set_output(transform="pandas")
+    out = imputer.fit_transform(frame)
+    assert list(out.columns[:8]) == list(frame.columns)
+    assert list(out.columns[8:]) == [f"missingindicator_f{i}" for i in range(8)]
+    np.testing.assert_array_equal(out.iloc[:, 8:].to_numpy(), X_placeholder == -999.0)
+    assert not (out.iloc[:, :8].to_numpy() == -999.0).any()
+
+
+def test_in_a_pipeline(low_rank):
+    X, X_missing = low_rank
+    y = (X[:, 0] > np.median(X[:, 0])).astype(int)
+    pipe = make_pipeline(
+        AutoencoderImputer(AutoencoderTransformer(**SMALL | {"max_iter": 5})),
+        LogisticRegression(),
+    )
+    assert pipe.fit(X_missing, y).score(X_missing, y) > 0.6
+
+
+def test_complete_rows_pass_through(low_rank):
+    X, X_missing = low_rank
+    imputer = AutoencoderImputer(AutoencoderTransformer(**SMALL | {"max_iter": 2})).fit(X_missing)
+    np.testing.assert_array_equal(imputer.transform(X), X)
