@@ -57,6 +57,9 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     add_indicator : bool, default=False
         Whether to append :class:`~sklearn.impute.MissingIndicator`'s
         columns (the features with missing entries in ``fit``) to the output.
+    random_state : int, RandomState instance or None, default=None
+        The `random_state` of the default estimator (with `estimator` None);
+        an estimator you give keeps its own.
 
     Attributes
     ----------
@@ -93,6 +96,7 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         "estimator": [None, HasMethods(["fit", "transform", "inverse_transform"])],
         "missing_values": [Real],
         "add_indicator": ["boolean"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -101,10 +105,12 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         *,
         missing_values: float = np.nan,
         add_indicator: bool = False,
+        random_state=None,
     ) -> None:
         self.estimator = estimator
         self.missing_values = missing_values
         self.add_indicator = add_indicator
+        self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: MatrixLike, y: object = None) -> Self:
@@ -125,7 +131,11 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
         X = self._as_nan(self._validate(X, reset=True))
         estimator = self.estimator
         if estimator is None:
-            estimator = AutoencoderTransformer(noise="missing", noise_level=DEFAULT_HIDDEN_FRACTION)
+            estimator = AutoencoderTransformer(
+                noise="missing",
+                noise_level=DEFAULT_HIDDEN_FRACTION,
+                random_state=self.random_state,
+            )
         self.estimator_ = clone(estimator).fit(X)
         self.indicator_ = None
         if self.add_indicator:

@@ -68,3 +68,12 @@ def test_complete_rows_pass_through(low_rank):
     X, X_missing = low_rank
     imputer = AutoencoderImputer(AutoencoderTransformer(**SMALL | {"max_iter": 2})).fit(X_missing)
     np.testing.assert_array_equal(imputer.transform(X), X)
+
+
+# The default estimator hides entries in training, and random_state fixes it.
+def test_default_estimator_is_seeded(low_rank):
+    _, X_missing = low_rank
+    first = AutoencoderImputer(random_state=0).fit(X_missing[:200])
+    assert first.estimator_.noise == "missing" and first.estimator_.random_state == 0
+    again = AutoencoderImputer(random_state=0).fit(X_missing[:200])
+    np.testing.assert_array_equal(first.transform(X_missing), again.transform(X_missing))
