@@ -267,10 +267,28 @@ class AutoencoderTransformer(BaseAutoencoder):
             # Held out if possible: a flexible network fits its training data
             # more closely than new data, and its residuals there understate the noise.
             residual_batches = batches if validation is None else validation
-            self.noise_variance_ = self._residual_variance(residual_batches)
+            self.noise_variance_ = self._residual_variance(residual_batches, batches)
 
-    def _residual_variance(self, batches: Batches) -> np.ndarray:
-        """Mean squared residual of each feature over its observed entries, in X's units."""
+    def _residual_variance(self, batches: Batches, fallback: Batches) -> np.ndarray:
+        """Mean squared residual of each feature over its observed entries in
+        `batches` (in `fallback` for a feature that `batches` never observes),
+        in X's units."""
+        mean_square = self._mean_squared_residual(batches)
+        unobserved = np.isnan(mean_square)
+        if unobserved.any() and fallback is not batches:
+            mean_square[unobserved] = self._mean_squared_residual(fallback)[unobserved]
+        unobserved = np.isnan(mean_square)
+        if unobserved.any():  # a partial_fit chunk without the feature: the earlier chunks'
+            earlier = self._moments.get("squared residuals")
+            known = np.nanmean(mean_square) if earlier is None else earlier.mean[unobserved]
+            mean_square[unobserved] = known
+        mean_square = RowMoments(len(batches), mean_square)
+        variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
+        return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
+
+    def _mean_squared_residual(self, batches: Batches) -> np.ndarray:
+        """Each feature's mean squared residual over its observed entries, in
+        the scaled space; NaN for a feature with none."""
         network, device = self.network_, _float64_device(self.device_)
 
         def squared_residual(x: torch.Tensor) -> torch.Tensor:
@@ -280,9 +298,7 @@ class AutoencoderTransformer(BaseAutoencoder):
             return torch.stack([squares, (~missing).sum(dim=0).to(device, torch.float64)])
 
         sums, counts = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
-        mean_square = RowMoments(len(batches), (sums / counts).cpu().numpy())
-        variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
-        return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
+        return (sums / counts).cpu().numpy()
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         variances, axes = np.linalg.eigh(self.latent_covariance_)

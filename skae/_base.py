@@ -47,7 +47,14 @@ from skae._parameters import PARAMETER_CONSTRAINTS
 from skae._persistence import PersistenceMixin
 from skae._scaling import Scaling, lowest_outside_unit_interval
 from skae._spec import NetworkSpec, check_unchanged
-from skae._statistics import RowMoments, check_codes_vary, logit, min_max, pca_start
+from skae._statistics import (
+    RowMoments,
+    check_codes_vary,
+    check_features_observed,
+    logit,
+    min_max,
+    pca_start,
+)
 from skae._threads import TORCH_CALLS
 from skae._training import (
     History,
@@ -371,6 +378,7 @@ class BaseAutoencoder(
         n_validation = validation_size(self.validation_fraction, X.shape[0]) if validate else 0
         extremes = min_max(X)  # one pass, for the scaling and the float32 check
         if reset:
+            check_features_observed(extremes)  # later chunks may miss a feature
             self._initialize(X, extremes)
         else:
             self._check_spec_unchanged()

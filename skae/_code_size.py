@@ -40,13 +40,17 @@ def pca_code_size(n_components, batches: Batches, rng: np.random.RandomState) ->
     """PCA's code size on (a subsample of) the scaled rows of `batches`: the
     smallest that keeps the fraction `n_components` of the variance, or
     Minka's MLE of the dimension for 'mle'."""
-    sample = pca_sample(batches, rng)
+    n_features = batches.data.shape[1]
+    # Minka's MLE needs as many rows as features: ask the subsample for them.
+    sample = pca_sample(batches, rng, n_features if n_components == "mle" else 0)
     if n_components == "mle":
-        if sample.shape[0] < sample.shape[1]:
+        if sample.shape[0] < n_features:
+            rows = f"{len(batches)} samples" + (
+                f" (a subsample of {sample.shape[0]})" if sample.shape[0] < len(batches) else ""
+            )
             raise ValueError(
                 f"n_components='mle' needs at least as many samples as features; got "
-                f"{sample.shape[0]} samples and {sample.shape[1]} features. Pass an int or "
-                "a fraction of variance."
+                f"{rows} and {n_features} features. Pass an int or a fraction of variance."
             )
         return max(1, int(PCA("mle").fit(sample).n_components_))
     ratios = PCA(svd_solver="full").fit(sample).explained_variance_ratio_
@@ -64,9 +68,10 @@ def explained_variance(network: nn.Module, batches: Batches) -> float:
     mean = sums[0] / sums[1]
 
     def squares(x: torch.Tensor) -> torch.Tensor:
-        missing = torch.isnan(x)
-        x64 = x.double()
-        residual = (network(x).double() - x64).masked_fill(missing, 0.0)
+        output = network(x).to(mean.device, torch.float64)
+        x64 = x.to(mean.device, torch.float64)
+        missing = torch.isnan(x64)
+        residual = (output - x64).masked_fill(missing, 0.0)
         deviation = (x64 - mean).masked_fill(missing, 0.0)
         return torch.stack([residual.square().sum(), deviation.square().sum()])
 
@@ -77,7 +82,9 @@ def explained_variance(network: nn.Module, batches: Batches) -> float:
 
 
 def _observed_sums(x: torch.Tensor) -> torch.Tensor:
-    """Each column's sum and count of observed entries."""
+    """Each column's sum and count of observed entries, in float64 (on the
+    CPU for Apple's MPS, which has none)."""
+    x = x.to(torch.device("cpu") if x.device.type == "mps" else x.device)
     missing = torch.isnan(x)
     observed = (~missing).sum(dim=0).double()
     return torch.stack([x.double().masked_fill(missing, 0.0).sum(dim=0), observed])

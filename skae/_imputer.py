@@ -34,7 +34,8 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
 
     The autoencoder is fitted on the incomplete rows themselves: its
     training loss counts the observed entries only, and its encoder sees a
-    missing entry as the feature's training mean. Trained with
+    missing entry as 0 in its scaled space (the feature's training mean for
+    the centring scalings, its minimum for the min-max ones). Trained with
     ``noise='missing'``, a fraction of the observed entries hidden from the
     encoder in each batch, it learns to predict an entry from the rest of
     its row, which is what imputation asks (without it, a network that sees
@@ -43,7 +44,8 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     the decoder's output for the row's code, ``inverse_transform(transform(X))``
     (for a :class:`VAETransformer`, the decoder's mean at the posterior mean:
     one deterministic imputation, not multiple imputation by posterior
-    draws); observed entries are returned untouched.
+    draws); observed entries are returned untouched. A row with no
+    observed value is an error, as it is for the estimators.
 
     Parameters
     ----------

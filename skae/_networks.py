@@ -381,7 +381,8 @@ class VariationalAutoencoder(_Autoencoding):
         losses = self._negative_bound(target, mean, logvar, generator, objective)
         if objective.neighbor_weight:
             weight = objective.neighbor_weight * target.shape[1]
-            losses = losses + weight * neighbor_loss(target, mean, objective.perplexity)
+            term = neighbor_loss(fill_missing(target), mean, objective.perplexity)
+            losses = losses + weight * term
         return losses
 
     def _negative_bound(

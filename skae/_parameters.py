@@ -243,10 +243,12 @@ SHARED_DOCS = {
         CPU (with the same number of threads).
     verbose : int, default=0
         0 is silent, 1 shows a progress bar with the loss, 2 prints a line per epoch
-        (as 1 does in ``partial_fit``, whose calls are one epoch each). Both
-        first say what the loss measures and in which units (the scaled
-        space of `scaling`), and end with how the fit stopped: the epoch
-        whose weights early stopping restored, and its validation loss.
+        (as 1 does in ``partial_fit``, whose calls are one epoch each). A
+        ``fit`` first says what the loss measures and in which units (the
+        scaled space of `scaling`), and ends with how it stopped when it
+        converged or restored an epoch: the epoch whose weights early
+        stopping kept, and its validation loss (a fit that runs out of
+        epochs warns instead).
 """,
     "fitted_attributes": """\
     n_components_ : int

@@ -124,7 +124,8 @@ class Scaling:
         """The networks compute in float32: X, once centred, must lie in its range
         (`extremes`: X's column minima and maxima)."""
         low, high = extremes
-        reach = float(np.max(np.maximum(high - self.offset, self.offset - low)))
+        # nanmax: a later chunk may not observe a feature at all.
+        reach = float(np.nanmax(np.maximum(high - self.offset, self.offset - low)))
         if reach > float(np.finfo(np.float32).max):
             raise ValueError(
                 f"X lies up to {reach:.3g} from the scaling's offset, beyond the range of "

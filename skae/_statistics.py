@@ -59,7 +59,7 @@ def check_codes_vary(codes: RowMoments) -> None:
 
 def min_max(X) -> tuple[np.ndarray, np.ndarray]:
     """Column minima and maxima of the observed entries (missing ones are
-    NaN); a feature with none is an error."""
+    NaN); NaN for a feature with none."""
     if sp.issparse(X) and X.format == "csr" and X.has_canonical_format:
         low, high = csr_min_max(X)
     elif sp.issparse(X):
@@ -70,13 +70,18 @@ def min_max(X) -> tuple[np.ndarray, np.ndarray]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns, raised below
                 low, high = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
-    unobserved = np.flatnonzero(np.isnan(low))
+    return low, high
+
+
+def check_features_observed(extremes: tuple[np.ndarray, np.ndarray]) -> None:
+    """Raise if a feature has no observed value (its extremes, from
+    :func:`min_max`, are NaN): a scaling cannot be fitted to it."""
+    unobserved = np.flatnonzero(np.isnan(extremes[0]))
     if len(unobserved):
         raise ValueError(
             f"{len(unobserved)} feature(s) of X have no observed value (all NaN), e.g. "
             f"feature {unobserved[0]}: there is nothing to learn of them. Drop them."
         )
-    return low, high
 
 
 def csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:

@@ -213,7 +213,8 @@ def check_rows_observed(X) -> None:
             return
     if sp.issparse(X):
         X = X.tocsr()
-        stored_nan = np.add.reduceat(np.isnan(X.data), X.indptr[:-1]) * (np.diff(X.indptr) > 0)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        stored_nan = np.bincount(rows, weights=np.isnan(X.data), minlength=X.shape[0])
         empty = np.flatnonzero(stored_nan == X.shape[1])
     else:
         empty = np.flatnonzero(np.isnan(X).all(axis=1))

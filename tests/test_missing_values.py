@@ -146,3 +146,25 @@ def test_missing_noise_hides_entries():
     assert torch.equal(hidden[kept], x[kept])
     with pytest.raises(ValueError, match="noise_level must be in"):
         AutoencoderTransformer(noise="missing", noise_level=1.0).fit(np.ones((10, 3)))
+
+
+# The cases a review found: the VAE's t-SNE term, sparse rows with trailing
+# empty rows, a feature unobserved in the validation rows or in a later chunk.
+def test_edge_cases_of_missing_entries(data):
+    X, X_missing = data
+    vae = VAETransformer(neighbor_weight=1.0, **SMALL).fit(X_missing)
+    assert np.isfinite(vae.loss_curve_).all()
+    sparse = np.where(np.abs(X) < 1.0, 0.0, X)
+    sparse[0, 0], sparse[-3:] = np.nan, 0.0
+    model = AutoencoderTransformer(**SMALL).fit(sp.csr_matrix(sparse))
+    assert np.isfinite(model.score_samples(sp.csr_matrix(sparse))).all()
+    few = X_missing.copy()
+    few[:, 0] = np.nan
+    few[0, 0] = X[0, 0]  # feature 0 observed in one row, not among the validation rows
+    model = AutoencoderTransformer(**SMALL).fit(few)
+    assert np.isfinite(model.noise_variance_).all() and np.isfinite(model.offset_)
+    chunk = X_missing[:50].copy()
+    chunk[:, 0] = np.nan
+    model.partial_fit(chunk)  # the scaling is fitted: a chunk may miss a feature
+    assert np.isfinite(model.noise_variance_).all()
+    assert np.isfinite(model.score_samples(X_missing)).all()
