@@ -213,6 +213,8 @@ def _load(file, path, device, trusted: TrustedClasses):
     estimator._validate_params()
     state = {k: decoder.decode(v) for k, v in checked(document["state"], dict, "state").items()}
     names = fitted_state(estimator)
+    for name, default in LATER_STATE.items():  # files written before these existed
+        state.setdefault(name, default)
     missing = [name for name in names[:1] + names[2:] if name not in state]
     unknown = sorted(set(state) - set(names))
     if missing or unknown:
@@ -265,6 +267,10 @@ def _check_versions(saved, path) -> None:
             )
 
 
+# Fitted attributes added after format version 1 was first written, and
+# what a file from before them loads with (NaN: not measured then).
+LATER_STATE = {"variance_explained_": float("nan")}
+
 # The fitted attributes of a structured kind, and what they must be.
 STATE_TYPES = {
     "device_": torch.device,
@@ -275,6 +281,7 @@ STATE_TYPES = {
     "_moments": dict,
     "n_features_in_": int,
     "offset_": float,
+    "variance_explained_": float,
 }
 
 

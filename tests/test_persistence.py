@@ -164,6 +164,15 @@ def test_only_skae_estimators_load(saved, name):
         skae.load(path)
 
 
+# A file written before variance_explained_ existed loads, without the measure.
+def test_file_from_before_variance_explained_loads(saved, X):
+    model, path = saved
+    rewrite_model_file(path, lambda document: document["state"].pop("variance_explained_"))
+    loaded = skae.load(path)
+    assert np.isnan(loaded.variance_explained_)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+
+
 def _wrong_shape(tensors):
     key = next(k for k in tensors if k.endswith("encoder.linear.weight"))
     tensors[key] = torch.zeros(3, 3)
