@@ -60,16 +60,20 @@ SHARED_DOCS = {
     **scatter_kwargs
         Passed to :meth:`matplotlib.axes.Axes.scatter` (e.g. ``s``,
         ``alpha``, ``cmap``).""",
-    "image_attributes": """\
+    "axes_attributes": """\
     Attributes
     ----------
     ax_ : matplotlib Axes
         The axes drawn in.
     figure_ : matplotlib Figure
-        The figure of ``ax_``.
-    image_ : matplotlib AxesImage
-        The picture of the whole grid.""",
+        The figure of ``ax_``.""",
 }
+SHARED_DOCS["image_attributes"] = (
+    SHARED_DOCS["axes_attributes"]
+    + """
+    image_ : matplotlib AxesImage
+        The picture of the whole grid."""
+)
 
 
 def _fill_docs(cls: type) -> type:

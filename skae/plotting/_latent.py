@@ -37,12 +37,7 @@ class LatentScatterDisplay:
         are classes (one colour each, named in a legend); float labels are
         values on a colour scale (a colorbar). None: one colour.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The axes drawn in.
-    figure_ : matplotlib Figure
-        The figure of ``ax_``.
+    %(axes_attributes)s
     scatter_ : matplotlib PathCollection
         The points. For class labels, its values are the indices of the
         classes in ``np.unique(y)``.

@@ -14,9 +14,10 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 from sklearn.utils.validation import check_is_fitted
 
-from skae.plotting._common import _new_axes
+from skae.plotting._common import _fill_docs, _new_axes
 
 
+@_fill_docs
 class LossCurveDisplay:
     """The training loss of each epoch, and the validation loss with early stopping.
 
@@ -36,12 +37,7 @@ class LossCurveDisplay:
         The epoch to mark (``best_epoch_``: with early stopping, that whose
         weights were kept; 0, the starting weights). None marks none.
 
-    Attributes
-    ----------
-    ax_ : matplotlib Axes
-        The axes drawn in.
-    figure_ : matplotlib Figure
-        The figure of ``ax_``.
+    %(axes_attributes)s
     line_ : matplotlib Line2D
         The training loss.
     validation_line_ : matplotlib Line2D or None
