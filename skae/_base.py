@@ -423,6 +423,7 @@ class BaseAutoencoder(
     def _training_options(
         self, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool
     ) -> TrainingOptions:
+        objective = self._objective()
         return TrainingOptions(
             max_epochs=max_epochs,
             batch_size=int(self.batch_size),  # NumPy integers pass the Integral constraint
@@ -437,8 +438,8 @@ class BaseAutoencoder(
             mixed_precision=self.mixed_precision,
             # A bar per partial_fit call would be one epoch long: a line instead.
             verbose=max(self.verbose, 2) if one_epoch_calls and self.verbose else self.verbose,
-            objective=self._objective(),
-            loss_units=describe_loss(self._spec.likelihood, self._objective(), self.scaling_),
+            objective=objective,
+            loss_units=describe_loss(self._spec.likelihood, objective, self.scaling_),
         )
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
