@@ -43,12 +43,20 @@ def adversarial_step(
     players = ("reconstruction", "discriminator", "generator")
     steps = {name: optimizer_step(optimizer[name]) for name in players}
 
+    ranks = batches.ranks
+    step_weight = 1.0
+
     def take(name: str, loss: torch.Tensor) -> None:
         optimizer[name].zero_grad(set_to_none=True)
         loss.backward()
+        # Three players' steps per batch, which one DistributedDataParallel
+        # forward cannot drive: their gradients are all-reduced by hand.
+        ranks.average_gradients(optimizer[name], step_weight)
         steps[name]()
 
-    def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator):
+    def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator, weight):
+        nonlocal step_weight
+        step_weight = weight
         x_in = corrupt(x, options.noise, options.noise_level, generator, batches.scaling)
         with autocast:
             losses = network.loss(x_in, x, generator, objective)

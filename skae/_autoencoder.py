@@ -260,7 +260,8 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
         self.network_.eval()
         codes = map_batches(self.network_.code, batches, INFERENCE_BATCH_SIZE).double().numpy()
-        moments = self._summarize("codes", RowMoments.of(codes, covariance=True))
+        moments = RowMoments.of(codes, covariance=True).over_ranks(batches.ranks)
+        moments = self._summarize("codes", moments)
         self.latent_mean_, self.latent_covariance_ = moments.mean, moments.covariance
         self.noise_variance_ = None
         if self._spec.likelihood == "mse":
@@ -282,7 +283,7 @@ class AutoencoderTransformer(BaseAutoencoder):
             earlier = self._moments.get("squared residuals")
             known = np.nanmean(mean_square) if earlier is None else earlier.mean[unobserved]
             mean_square[unobserved] = known
-        mean_square = RowMoments(len(batches), mean_square)
+        mean_square = RowMoments(batches.n_total, mean_square)
         variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
         return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
 

@@ -37,6 +37,7 @@ from skae._code_size import (
     pca_code_size,
     search_code_size,
 )
+from skae._distributed import LOCAL, Ranks
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
 from skae._losses import Objective, describe_loss
@@ -54,6 +55,7 @@ from skae._statistics import (
     logit,
     min_max,
     pca_start,
+    pooled_extremes,
 )
 from skae._threads import TORCH_CALLS
 from skae._training import (
@@ -373,13 +375,19 @@ class BaseAutoencoder(
         """Train on X; with `accumulate` (``partial_fit``), the fitted
         summaries pool this call's data with that summarised since the last
         ``fit`` (see :meth:`partial_fit`)."""
-        check_noise_level(self.noise, self.noise_level)
-        X = self._validate(X, reset=reset)
-        n_validation = validation_size(self.validation_fraction, X.shape[0]) if validate else 0
-        extremes = min_max(X)  # one pass, for the scaling and the float32 check
+        # Every rank checks its own rows; all stop if one cannot go on.
+        ranks = Ranks.current()
+        with ranks.all_or_none("checking X"):
+            check_noise_level(self.noise, self.noise_level)
+            X = self._validate(X, reset=reset)
+            n_validation = validation_size(self.validation_fraction, X.shape[0]) if validate else 0
+            extremes = min_max(X)  # one pass, for the scaling and the float32 check
+        if ranks.distributed:
+            ranks.check_same_features(X.shape[1])
+            extremes = pooled_extremes(extremes, ranks)
         if reset:
             check_features_observed(extremes)  # later chunks may miss a feature
-            self._initialize(X, extremes)
+            self._initialize(X, extremes, ranks)
         else:
             self._check_spec_unchanged()
             self._scaling.check_float32_reach(extremes)
@@ -390,10 +398,10 @@ class BaseAutoencoder(
             group["weight_decay"] = self.alpha
         # After the scaling statistics, which keep the bits of X's own layout.
         X = row_major(X)
-        train_rows, validation_rows = split_rows(self._rng, X.shape[0], n_validation)
-        batches = self._batches(X, train_rows)
+        train_rows, validation_rows = split_rows(self._rank_rng(ranks), X.shape[0], n_validation)
+        batches = self._batches(X, train_rows, ranks=ranks)
         self._scaling.check_unit_interval(batches, self._unit_interval_loss, fitted_here=reset)
-        validation = self._batches(X, validation_rows) if validate else None
+        validation = self._batches(X, validation_rows, ranks=ranks) if validate else None
         options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
         seed = self._draw_seed()
         with self._spec.training_randomness(seed, self.device_):
@@ -417,7 +425,7 @@ class BaseAutoencoder(
         )
         if np.any(extremes[0] < extremes[1]):
             check_codes_vary(self._moments["codes"])
-        self._fit_offset(X, "partial_fit" if accumulate else "fit")
+        self._fit_offset(X, "partial_fit" if accumulate else "fit", ranks)
         return self
 
     def _training_options(
@@ -476,23 +484,23 @@ class BaseAutoencoder(
             ).as_parameters(self._likelihood_parameter)
             | {
                 "scaling": self.scaling_ if self.scaling == "auto" else self.scaling,
-                "device": device_key(resolve_device(self.device)),
+                "device": device_key(Ranks.current().place(resolve_device(self.device))),
             },
         )
 
-    def _initialize(self, X, extremes: tuple[np.ndarray, np.ndarray]) -> None:
+    def _initialize(self, X, extremes: tuple[np.ndarray, np.ndarray], ranks: Ranks) -> None:
         """Everything that a fresh fit resolves from the parameters and the data
-        (whose column minima and maxima are `extremes`)."""
+        (whose column minima and maxima are `extremes`) of all `ranks`."""
         from_data = depends_on_data(self.n_components)
         # With a code size from the data, 'auto' stands in until the scaling is fitted.
         self._spec = self._resolve_spec(X.shape[1], "auto" if from_data else None)
         self._rng = check_random_state(self.random_state)
-        self.device_ = resolve_device(self.device)
+        self.device_ = ranks.place(resolve_device(self.device))
         kind = Scaling.choose(self.scaling, self._unit_interval_loss is not None, extremes)
-        self._scaling = Scaling.fit(kind, X, extremes)
+        self._scaling = Scaling.fit(kind, X, extremes, ranks)
         self._scaling.check_float32_reach(extremes)
         if from_data:
-            cpu_batches = self._batches(X, device=torch.device("cpu"))
+            cpu_batches = self._batches(X, device=torch.device("cpu"), ranks=ranks)
             # From a copy of the generator: the fit then draws as one of that size would.
             rng = copy.deepcopy(self._rng)
             n_components = pca_code_size(self.n_components, cpu_batches, rng)
@@ -501,20 +509,26 @@ class BaseAutoencoder(
         self._spec.check_network(network.to(self.device_), self.device_)
         self._widest_activation = widest_activation(network, X.shape[1])
         if self._spec.init == "pca":
-            self._start_from_pca(network, X)
+            self._start_from_pca(network, X, ranks)
         self.network_ = network.to(self.device_)
         self.optimizer_ = make_optimizer(
             self.network_, self.learning_rate_init, self.alpha, self.device_
         )
         self._history = History()
 
+    def _rank_rng(self, ranks: Ranks) -> np.random.RandomState:
+        """The generator of this rank's own draws: the fit's in one process;
+        on several ranks, one seeded from it, which stays alike on all."""
+        return ranks.random_state(self._draw_seed()) if ranks.distributed else self._rng
+
     def _draw_seed(self) -> int:
         """A seed for one random stream of this fit, from its `random_state`."""
         return int(self._rng.randint(np.iinfo(np.int32).max))
 
-    def _start_from_pca(self, network: nn.Module, X) -> None:
-        """Set the linear shortcuts to a PCA of (a subsample of) the scaled data."""
-        batches = self._batches(X, device=torch.device("cpu"))
+    def _start_from_pca(self, network: nn.Module, X, ranks: Ranks) -> None:
+        """Set the linear shortcuts to a PCA of (a subsample of) the scaled
+        data of all `ranks`."""
+        batches = self._batches(X, device=torch.device("cpu"), ranks=ranks)
         mean, components, variances = pca_start(batches, self.n_components_, self._rng)
         encoder_weight, encoder_bias, decoder_weight = self._linear_start(
             mean, components, variances
@@ -531,8 +545,10 @@ class BaseAutoencoder(
     def _validate(self, X, *, reset: bool):
         return validate_rows(self, X, reset=reset)
 
-    def _batches(self, X, rows=None, device: torch.device | None = None) -> Batches:
-        return Batches(X, device or self.device_, rows, self._scaling)
+    def _batches(
+        self, X, rows=None, device: torch.device | None = None, ranks: Ranks = LOCAL
+    ) -> Batches:
+        return Batches(X, device or self.device_, rows, self._scaling, ranks)
 
     @property
     def _inference_rows(self) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from skae._distributed import LOCAL, Ranks
 from skae._threads import TORCH_CALLS
 
 # Rows per pass of the range check of losses on [0, 1] and of the fitted
@@ -129,6 +130,10 @@ class Batches:
         The fitted scaling each batch goes through (see
         :meth:`skae._scaling.Scaling.on`); its placed form is kept as
         ``self.scaling`` for the corruption of denoising.
+    ranks : Ranks, default=LOCAL
+        The ranks whose rows together make the data set, each rank's
+        Batches its own: folds (:func:`fold_batches`) reduce over them, and
+        ``counts`` holds every rank's number of rows.
     """
 
     def __init__(
@@ -137,6 +142,7 @@ class Batches:
         device: torch.device,
         rows: np.ndarray | None = None,
         scaling: Scaler | None = None,
+        ranks: Ranks = LOCAL,
     ) -> None:
         self.sparse = sp.issparse(data)
         host_dtype = np.float64 if data.dtype == np.float64 else np.float32
@@ -146,6 +152,13 @@ class Batches:
         # Pinned host memory makes the copy to a GPU asynchronous.
         self.pin = device.type == "cuda"
         self.scaling = None if scaling is None else scaling.on(device, host_dtype, self.pin)
+        self.ranks = ranks
+        self.counts = ranks.row_counts(len(self))
+
+    @property
+    def n_total(self) -> int:
+        """The number of rows on all ranks."""
+        return sum(self.counts)
 
     def __len__(self) -> int:
         return self.data.shape[0] if self.rows is None else len(self.rows)
@@ -229,13 +242,14 @@ def fold_batches(
     batch_size: int,
 ) -> torch.Tensor:
     """``function`` of each batch under ``inference_mode``, folded by ``combine``
-    as it goes (e.g. ``torch.add`` for a sum), on the batches' device."""
+    as it goes (``torch.add`` for a sum, ``torch.minimum`` or
+    ``torch.maximum``), on the batches' device; over the rows of all ranks."""
     result = None
     with TORCH_CALLS.running(), torch.inference_mode():
         for batch in batches.iterate(batch_size):
             value = function(batch)
             result = value if result is None else combine(result, value)
-    return result
+    return batches.ranks.reduce(result, combine)
 
 
 def split_rows(

@@ -20,6 +20,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from skae._batches import map_batches
+from skae._distributed import LOCAL, Ranks
 from skae._scaling import outside_unit_interval
 from skae._validation import MatrixLike
 
@@ -157,8 +158,9 @@ class OutlierDetectionMixin(OutlierMixin):
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(terms, columns=names, index=index)
 
-    def _fit_offset(self, X, method: str) -> None:
+    def _fit_offset(self, X, method: str, ranks: Ranks = LOCAL) -> None:
         """Set ``offset_`` from the scores of (evenly spaced rows of) the
-        training data of `method`, 'fit' or 'partial_fit'."""
+        training data of `method`, 'fit' or 'partial_fit', on all `ranks`."""
         scores = self._scores(X[offset_rows(X.shape[0], OFFSET_MAX_ROWS[method])])
+        scores = ranks.gather_rows(scores)
         self.offset_ = training_offset(scores, self.contamination)

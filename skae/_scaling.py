@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, PlacedScaling, fold_batches
+from skae._distributed import LOCAL, Ranks
 from skae._statistics import mean_variance
 
 EPS = np.finfo(np.float64).eps
@@ -84,8 +85,11 @@ class Scaling:
         return "global_minmax"
 
     @classmethod
-    def fit(cls, kind: str | None, X, extremes: tuple[np.ndarray, np.ndarray]) -> Scaling:
-        """The scaling of this `kind` for X, whose column minima and maxima are `extremes`."""
+    def fit(
+        cls, kind: str | None, X, extremes: tuple[np.ndarray, np.ndarray], ranks: Ranks = LOCAL
+    ) -> Scaling:
+        """The scaling of this `kind` for X, whose column minima and maxima are
+        `extremes`, on the rows of all `ranks` (`extremes` pooled already)."""
         n_features = X.shape[1]
         _check_spread(kind, extremes)
         if kind is None:
@@ -99,14 +103,14 @@ class Scaling:
             # test, relative to the values, so that tiny units are scaled).
             constant = scale <= 10 * EPS * np.maximum(np.abs(offset), np.abs(high))
         else:
-            offset, variance = mean_variance(X)
+            offset, variance = mean_variance(X, ranks)
             if kind == "global":
                 variance = np.full(n_features, variance.mean())
             scale = np.sqrt(variance)
             # A variance within the rounding error of a mean of n values is
             # none, as in StandardScaler (scikit-learn's _is_constant_feature):
             # relative to the mean, so that data in tiny units is scaled.
-            n = X.shape[0]
+            n = sum(ranks.row_counts(X.shape[0]))
             constant = variance <= n * EPS * variance + (n * offset * EPS) ** 2
         return cls(kind, offset, np.where(constant, 1.0, scale))  # constant features stay
 

@@ -1,6 +1,7 @@
 """Column statistics of X: ranges (of sparse X without a CSC copy), means and
 variances (in chunks for C-ordered X), and moments that pool over
-``partial_fit`` calls; the PCA that starts a network."""
+``partial_fit`` calls; the PCA that starts a network. Each pools over the
+ranks of a data-parallel fit (:mod:`skae._distributed`) when given them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils.sparsefuncs import mean_variance_axis, min_max_axis
 
 from skae._batches import Batches
+from skae._distributed import LOCAL, Ranks
 
 
 @dataclass
@@ -42,6 +44,22 @@ class RowMoments:
             spread = np.outer(delta, delta) * (self.count * other.count / count)
             covariance = (pooled + spread) / count
         return RowMoments(count, mean, covariance)
+
+    def over_ranks(self, ranks: Ranks) -> RowMoments:
+        """These moments pooled with those of the same rows' kind on the
+        other `ranks`, merged in rank order (itself in one process)."""
+        if not ranks.distributed:
+            return self
+        counts = ranks.gather(np.array([self.count]))
+        means = ranks.gather(self.mean[None])
+        covariances = (
+            [None] * ranks.size if self.covariance is None else ranks.gather(self.covariance[None])
+        )
+        pooled = None
+        for count, mean, covariance in zip(counts, means, covariances):
+            part = RowMoments(int(count[0]), mean[0], None if covariance is None else covariance[0])
+            pooled = part if pooled is None else pooled.merge(part)
+        return pooled
 
 
 def check_codes_vary(codes: RowMoments) -> None:
@@ -73,6 +91,20 @@ def min_max(X) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def pooled_extremes(
+    extremes: tuple[np.ndarray, np.ndarray], ranks: Ranks
+) -> tuple[np.ndarray, np.ndarray]:
+    """The column minima and maxima (:func:`min_max`) of the rows of all `ranks`."""
+    if not ranks.distributed:
+        return extremes
+    low, high = extremes
+    low = ranks.reduce_array(np.where(np.isnan(low), np.inf, low), torch.minimum)
+    high = ranks.reduce_array(np.where(np.isnan(high), -np.inf, high), torch.maximum)
+    unobserved = np.isposinf(low)
+    low[unobserved], high[unobserved] = np.nan, np.nan
+    return low.astype(extremes[0].dtype), high.astype(extremes[1].dtype)
+
+
 def check_features_observed(extremes: tuple[np.ndarray, np.ndarray]) -> None:
     """Raise if a feature has no observed value (its extremes, from
     :func:`min_max`, are NaN): a scaling cannot be fitted to it."""
@@ -100,8 +132,39 @@ def csr_min_max(X: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and variances of the observed entries (missing ones are NaN)."""
+def mean_variance(X, ranks: Ranks = LOCAL) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and variances of the observed entries (missing ones are
+    NaN), of the rows of all `ranks`."""
+    mean, variance = _mean_variance(X)
+    if not ranks.distributed:
+        return mean, variance
+    pooled = None
+    for piece in ranks.gather(np.stack([_observed(X), mean, variance])[None]):
+        count, part_mean, part_variance = np.nan_to_num(piece[0])  # NaN: none observed
+        if pooled is None:
+            pooled = count, part_mean, part_variance
+            continue
+        # Chan, Golub and LeVeque's pairwise formulas, feature by feature.
+        n, m, v = pooled
+        total = np.maximum(n + count, 1)
+        delta = part_mean - m
+        pooled = (
+            n + count,
+            m + delta * count / total,
+            (n * v + count * part_variance + delta**2 * n * count / total) / total,
+        )
+    return pooled[1], pooled[2]
+
+
+def _observed(X) -> np.ndarray:
+    """Each column's number of observed (not NaN) entries."""
+    if sp.issparse(X):
+        missing = np.bincount(X.tocsr().indices[np.isnan(X.tocsr().data)], minlength=X.shape[1])
+        return (X.shape[0] - missing).astype(np.float64)
+    return np.count_nonzero(~np.isnan(X), axis=0).astype(np.float64)
+
+
+def _mean_variance(X) -> tuple[np.ndarray, np.ndarray]:
     if sp.issparse(X):
         return mean_variance_axis(X, axis=0)  # skips NaN
     mean = X.mean(axis=0, dtype=np.float64)
@@ -127,19 +190,26 @@ PCA_START_MAX_VALUES = 2**24
 
 
 def pca_sample(batches: Batches, rng: np.random.RandomState, n_components: int = 0) -> np.ndarray:
-    """A random subsample of the scaled rows of `batches`, float64, in their
-    order, missing entries filled as for the encoder: at most
+    """A random subsample of the scaled rows of `batches` (of all its ranks),
+    float64, in their order, missing entries filled as for the encoder: at most
     PCA_START_MAX_SAMPLES rows and PCA_START_MAX_VALUES values, but more than
     `n_components` rows."""
     n_samples, n_features = len(batches), batches.data.shape[1]
     n_rows = min(
-        n_samples,
+        batches.n_total,
         PCA_START_MAX_SAMPLES,
         max(PCA_START_MAX_VALUES // n_features, n_components + 1),
     )
+    ranks = batches.ranks
+    if ranks.distributed:
+        # Each rank its share of the rows, from a generator of its own (the
+        # shared one must stay alike on every rank).
+        n_rows = min(n_samples, max(1, round(n_rows * n_samples / batches.n_total)))
+        rng = ranks.random_state(int(rng.randint(np.iinfo(np.int32).max)))
     rows = np.sort(rng.choice(n_samples, n_rows, replace=False))
     sample = batches.take(torch.as_tensor(rows)).double().numpy()
-    return np.where(np.isnan(sample), 0.0, sample)  # missing entries as the encoder sees them
+    sample = np.where(np.isnan(sample), 0.0, sample)  # missing entries as the encoder sees them
+    return ranks.gather_rows(sample)
 
 
 def pca_start(

@@ -87,10 +87,12 @@ class TrainingOptions:
     loss_units: str = "the network's loss"
 
 
-# A training step: trains on one batch, with the epoch's objective and the
-# generator of the corruption and posterior draws; returns the batch's loss,
-# detached. Made by a StepFactory once per call of `train`.
-TrainingStep = Callable[[torch.Tensor, Objective, torch.Generator], torch.Tensor]
+# A training step: trains on one batch, with the epoch's objective, the
+# generator of the corruption and posterior draws, and the weight of this
+# rank's batch in the step's gradient (1 in one process: see
+# skae._distributed.Ranks.steps); returns the batch's loss, detached. Made by
+# a StepFactory once per call of `train`.
+TrainingStep = Callable[[torch.Tensor, Objective, torch.Generator, float], torch.Tensor]
 StepFactory = Callable[[nn.Module, torch.optim.Optimizer, Batches, "TrainingOptions"], TrainingStep]
 
 
@@ -108,14 +110,16 @@ def gradient_step(
         else contextlib.nullcontext()
     )
     step = optimizer_step(optimizer)
+    # Across ranks, through DistributedDataParallel (network.loss in one process).
+    loss_of = batches.ranks.data_parallel(network)
 
-    def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator):
+    def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator, weight):
         x_in = corrupt(x, options.noise, options.noise_level, generator, batches.scaling)
         with autocast:
-            losses = network.loss(x_in, x, generator, objective)
+            losses = loss_of(x_in, x, generator, objective)
             loss = trimmed_mean(losses, options.trim_fraction)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if weight == 1 else loss * weight).backward()
         step()
         return loss.detach()
 
@@ -136,16 +140,23 @@ def _epoch(
     draws: torch.Generator,
 ) -> tuple[float, float]:
     """One pass over `batches`; the mean training loss, and the first batch's
-    (before its step)."""
+    (before its step), over the rows of all ranks."""
     # Summed on the device: one host sync per epoch, not one per step.
     total = torch.zeros((), device=batches.device)
     order = torch.randperm(len(batches), generator=shuffle)
     first = None
-    for x in batches.iterate(options.batch_size, order):
-        loss = step(x, objective, draws)
+    ranks = batches.ranks
+    for positions, weight in ranks.steps(order, options.batch_size, batches.counts):
+        x = batches.take(positions)
+        loss = step(x, objective, draws, weight)
         total += loss * len(x)
-        first = loss if first is None else first
-    return total.item() / len(batches), first.item()
+        first = (loss, len(x)) if first is None else first
+    if not ranks.distributed:
+        return total.item() / len(batches), first[0].item()
+    (first_loss, n_first), n_rows = first, len(batches)
+    sums = torch.stack([total, first_loss * n_first]).double().cpu().numpy()
+    total, first_total, n_rows, n_first = ranks.reduce_array(np.r_[sums, n_rows, n_first])
+    return total / n_rows, first_total / n_first
 
 
 def evaluate_loss(
@@ -157,7 +168,7 @@ def evaluate_loss(
     on the same corruption (and, for a VAE, the same posterior draws).
     """
     network.eval()
-    generator = torch.Generator(device=batches.device).manual_seed(seed)
+    generator = torch.Generator(device=batches.device).manual_seed(batches.ranks.seed(seed))
 
     def loss(x: torch.Tensor) -> torch.Tensor:
         x_in = corrupt(x, options.noise, options.noise_level, generator, batches.scaling)
@@ -165,6 +176,8 @@ def evaluate_loss(
 
     batch_size = options.evaluation_batch_size or 4 * options.batch_size
     losses = map_batches(loss, batches, batch_size).double()
+    if batches.ranks.distributed:  # the trimmed mean of the rows of all ranks
+        losses = torch.from_numpy(batches.ranks.gather_rows(losses.numpy()))
     return trimmed_mean(losses, options.trim_fraction).item()
 
 
@@ -256,10 +269,12 @@ class _TrainingRun:
 
     def __post_init__(self) -> None:
         self.step = self.make_step(self.network, self.optimizer, self.train_batches, self.options)
-        self.shuffle_generator = torch.Generator().manual_seed(self.seed)
+        # Each rank shuffles its own rows and draws its own noise.
+        ranks = self.train_batches.ranks
+        self.shuffle_generator = torch.Generator().manual_seed(ranks.seed(self.seed))
         # Drives the input corruption and, for a VAE, the posterior draws.
         device = self.train_batches.device
-        self.draw_generator = torch.Generator(device=device).manual_seed(self.seed + 1)
+        self.draw_generator = torch.Generator(device=device).manual_seed(ranks.seed(self.seed + 1))
         self.initial_state = copy_state(self.network.state_dict())
         self.initial_optimizer_state = copy_state(self.optimizer.state_dict())
         # The loss before this call's first step (not an earlier call's: a

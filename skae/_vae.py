@@ -285,8 +285,10 @@ class VAETransformer(BaseAutoencoder):
         network.eval()
         stats = map_batches(posterior, batches, INFERENCE_BATCH_SIZE).double().numpy()
         means, kl = np.split(stats, 2, axis=1)
-        self.kl_per_component_ = self._summarize("kl", RowMoments.of(kl)).mean
-        spread = np.diag(self._summarize("codes", RowMoments.of(means, covariance=True)).covariance)
+        ranks = batches.ranks
+        self.kl_per_component_ = self._summarize("kl", RowMoments.of(kl).over_ranks(ranks)).mean
+        codes = RowMoments.of(means, covariance=True).over_ranks(ranks)
+        spread = np.diag(self._summarize("codes", codes).covariance)
         self.active_components_ = spread > ACTIVITY_THRESHOLD
         self._score_seed = self._draw_seed()
 

@@ -35,7 +35,7 @@ def test_one_step_moves_the_three_players():
         for name in ("encoder", "decoder", "discriminator")
     }
     expected = network.loss(x, x).mean().detach()
-    loss = step(x, Objective(adversarial_weight=0.5), torch.Generator().manual_seed(0))
+    loss = step(x, Objective(adversarial_weight=0.5), torch.Generator().manual_seed(0), 1.0)
     assert torch.allclose(loss, expected)
     for name, values in before.items():
         assert all(_changed(values, getattr(network, name))), name

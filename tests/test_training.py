@@ -124,9 +124,9 @@ def test_train_uses_the_supplied_step():
     def make_step(network, optimizer, batches, options):
         default = gradient_step(network, optimizer, batches, options)
 
-        def step(x, objective, generator):
-            seen.append((len(x), objective.kl_weight))
-            return default(x, objective, generator)
+        def step(x, objective, generator, weight):
+            seen.append((len(x), objective.kl_weight, weight))
+            return default(x, objective, generator, weight)
 
         return step
 
@@ -134,5 +134,5 @@ def test_train_uses_the_supplied_step():
     options = TrainingOptions(max_epochs=2, batch_size=8, objective=objective)
     batches = Batches(X, torch.device("cpu"))
     history = train(network, optimizer, batches, None, options, History(), 0, make_step)
-    assert seen == [(8, 1.0)] * 4 + [(8, 2.0)] * 4
+    assert seen == [(8, 1.0, 1.0)] * 4 + [(8, 2.0, 1.0)] * 4  # one process: weight 1
     assert history.n_iter == 2 and np.isfinite(history.loss_curve).all()
