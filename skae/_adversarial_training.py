@@ -43,35 +43,30 @@ def adversarial_step(
     players = ("reconstruction", "discriminator", "generator")
     steps = {name: optimizer_step(optimizer[name]) for name in players}
 
-    ranks = batches.ranks
-    step_weight = 1.0
-
-    def take(name: str, loss: torch.Tensor) -> None:
+    def take(name: str, loss: torch.Tensor, weight: float) -> None:
         optimizer[name].zero_grad(set_to_none=True)
         loss.backward()
         # Three players' steps per batch, which one DistributedDataParallel
         # forward cannot drive: their gradients are all-reduced by hand.
-        ranks.average_gradients(optimizer[name], step_weight)
+        batches.ranks.average_gradients(optimizer[name], weight)
         steps[name]()
 
     def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator, weight):
-        nonlocal step_weight
-        step_weight = weight
         x_in = corrupt(x, options.noise, options.noise_level, generator, batches.scaling)
         with autocast:
             losses = network.loss(x_in, x, generator, objective)
             reconstruction = trimmed_mean(losses, options.trim_fraction)
-        take("reconstruction", reconstruction)
+        take("reconstruction", reconstruction, weight)
         with autocast:
             codes = network.encode(x_in)
         draws = torch.randn(codes.shape, generator=generator, device=codes.device)
-        take("discriminator", network.discriminator_loss(codes.detach(), draws))
+        take("discriminator", network.discriminator_loss(codes.detach(), draws), weight)
         # The generator's rate follows the reconstruction's (its schedule
         # included); the reconstruction step alone applies the weight decay.
         rate = optimizer["reconstruction"].param_groups[0]["lr"] * objective.adversarial_weight
         for group in optimizer["generator"].param_groups:
             group["lr"], group["weight_decay"] = rate, 0.0
-        take("generator", network.generator_loss(codes))
+        take("generator", network.generator_loss(codes), weight)
         return reconstruction.detach()
 
     return train_on

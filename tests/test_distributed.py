@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from skae import AutoencoderTransformer, VAETransformer
+from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
 from skae._distributed import LOCAL, Ranks, single_process
 
 # A spawned rank imports torch and skae afresh: seconds; the whole run is bounded.
@@ -89,6 +89,12 @@ def _fit_shards(rank, world, port, out):
         results[f"{name}_curve"] = np.array(model.validation_loss_curve_)
         results[f"{name}_codes"] = model.transform(low_rank_data()[600:])
         results[f"{name}_reconstruction"] = model.inverse_transform(results[f"{name}_codes"])
+    # The adversarial autoencoder all-reduces its three players' gradients by hand.
+    adversarial = AdversarialAutoencoderTransformer(max_iter=3, **PARAMS).fit(shard)
+    results["aae_weights"] = torch.cat(
+        [p.detach().flatten() for p in adversarial.network_.parameters()]
+    ).numpy()
+    results["aae_codes"] = adversarial.transform(low_rank_data()[600:])
     if rank == 1:  # fits alone while rank 0 waits below: no collective may run
         with single_process():
             alone = AutoencoderTransformer(max_iter=3, **PARAMS).fit(shard)
@@ -105,7 +111,7 @@ def two_rank_fit(tmp_path_factory):
     return [dict(np.load(out / f"rank{rank}.npz")) for rank in range(2)]
 
 
-@pytest.mark.parametrize("name", ESTIMATORS)
+@pytest.mark.parametrize("name", [*ESTIMATORS, "aae"])
 def test_ranks_end_with_the_same_model(two_rank_fit, name):
     first, second = two_rank_fit
     for key in first:
