@@ -37,6 +37,7 @@ from skae._code_size import (
     pca_code_size,
     search_code_size,
 )
+from skae._dask import is_dask_array, map_row_blocks, row_blocks
 from skae._distributed import LOCAL, Ranks
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
@@ -214,8 +215,11 @@ class BaseAutoencoder(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            A chunk of training data.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            A chunk of training data. A Dask array is streamed: its blocks of
+            rows are computed and trained on one at a time, as if
+            ``partial_fit`` were called on each in turn (so a first call
+            fits the scaling on its first block).
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -227,7 +231,11 @@ class BaseAutoencoder(
         # Through a method of another name: scikit-learn's _fit_context checks
         # the parameters of a partial_fit on its first call only, and
         # set_params may come between calls.
-        return self._partial_fit(X)
+        if not is_dask_array(X):
+            return self._partial_fit(X)
+        for block in row_blocks(X, getattr(self, "n_features_in_", None), type(self).__name__):
+            self._partial_fit(block)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _partial_fit(self, X):
@@ -252,15 +260,19 @@ class BaseAutoencoder(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Data to encode.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Float32 for float32 input, float64 otherwise.
+            Float32 for float32 input, float64 otherwise; for a Dask array
+            under the default output, a Dask array encoded lazily, block by
+            block of rows.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return map_row_blocks(self, "transform", X, self.n_components_, output_dtype(X.dtype))
         X = self._validate(X, reset=False)
         self.network_.eval()
         codes = map_batches(self.network_.code, self._batches(X), self._inference_rows)
@@ -271,15 +283,25 @@ class BaseAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components)
+        X : {array-like, dask array} of shape (n_samples, n_components)
             Codes, e.g. from :meth:`transform`.
 
         Returns
         -------
         X_original : ndarray of shape (n_samples, n_features_in_)
-            The decoder's mean output in the units of the training data.
+            The decoder's mean output in the units of the training data; for
+            a Dask array, a Dask array decoded lazily, block by block of rows.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            return map_row_blocks(
+                self,
+                "inverse_transform",
+                X,
+                self.n_features_in_,
+                output_dtype(X.dtype),
+                n_features=self.n_components_,
+            )
         Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != self.n_components_:
             raise ValueError(
@@ -299,8 +321,11 @@ class BaseAutoencoder(
         """Per-sample score: higher means more typical of the training data; -inf
         for rows the model gives no density (outside [0, 1] for ``loss='bce'``
         and ``likelihood='bernoulli'``) or so far from the training data that
-        the float32 network overflows."""
+        the float32 network overflows; for a Dask array, a Dask array scored
+        lazily, block by block of rows."""
         check_is_fitted(self)
+        if is_dask_array(X):
+            return map_row_blocks(self, "score_samples", X, None, np.float64)
         return self._scores(self._validate(X, reset=False))
 
     def _scores(self, X) -> np.ndarray:
@@ -319,8 +344,8 @@ class BaseAutoencoder(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Data to score (a Dask array is scored block by block of rows).
         y : Ignored
             Not used, present for API consistency by convention.
 

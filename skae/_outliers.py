@@ -20,6 +20,7 @@ from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_is_fitted
 
 from skae._batches import map_batches
+from skae._dask import is_dask_array, map_row_blocks
 from skae._distributed import LOCAL, Ranks
 from skae._scaling import outside_unit_interval
 from skae._validation import MatrixLike
@@ -74,8 +75,9 @@ class OutlierDetectionMixin(OutlierMixin):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Data to score (a Dask array gives a Dask array, computed lazily
+            block by block of rows).
 
         Returns
         -------
@@ -90,8 +92,9 @@ class OutlierDetectionMixin(OutlierMixin):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to classify.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Data to classify (a Dask array gives a Dask array, computed lazily
+            block by block of rows).
 
         Returns
         -------
@@ -113,16 +116,23 @@ class OutlierDetectionMixin(OutlierMixin):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Data to explain.
 
         Returns
         -------
         terms : ndarray or DataFrame of shape (n_samples, n_features)
             Float64; a DataFrame with X's feature names (or ``x0``, ``x1``,
-            ...) and index under ``set_output(transform="pandas")``.
+            ...) and index under ``set_output(transform="pandas")``; for a
+            Dask array under the default output, a Dask array computed
+            lazily, block by block of rows.
         """
         check_is_fitted(self)
+        if is_dask_array(X):
+            lazy = map_row_blocks(
+                self, "score_samples_by_feature", X, self.n_features_in_, np.float64
+            )
+            return self._as_output(lazy, X)
         rows = self._validate(X, reset=False)
         scorer = self._feature_scorer()
         if self._unit_interval_loss is not None:  # as in score_samples
@@ -147,6 +157,7 @@ class OutlierDetectionMixin(OutlierMixin):
         container = _get_output_config("transform", self)["dense"]
         if container == "default":
             return terms
+        terms = np.asarray(terms)  # a Dask array is computed into the container, as in transform
         names = getattr(self, "feature_names_in_", None)
         names = list(names) if names is not None else [f"x{i}" for i in range(terms.shape[1])]
         if container == "polars":

@@ -207,8 +207,9 @@ class VAETransformer(BaseAutoencoder):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to score.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Data to score (a Dask array gives a Dask array, computed lazily
+            block by block of rows).
 
         Returns
         -------
