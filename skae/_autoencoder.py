@@ -227,7 +227,8 @@ class AutoencoderTransformer(BaseAutoencoder):
             else:  # Bernoulli: minus the summed cross-entropy
                 cross_entropy = reconstruction_loss(output, x, "bce").to(device, torch.float64)
                 log_likelihood = -(n_features - missing.sum(dim=1)) * cross_entropy
-            mahalanobis = ((code.to(device, torch.float64) - mean) @ whitening).square().sum(dim=1)
+            centred = code.to(device, torch.float64) - mean
+            mahalanobis = _row_by_row_product(centred, whitening).square().sum(dim=1)
             return constant + log_likelihood - 0.5 * mahalanobis - unobserved_sum(x, per_feature)
 
         return score
@@ -318,3 +319,15 @@ def _regularized(covariance: np.ndarray) -> np.ndarray:
     """`covariance` plus a small ridge, so that collapsed codes still have a density."""
     ridge = MIN_NOISE_VARIANCE * np.trace(covariance) / len(covariance) + 1e-12
     return covariance + ridge * np.eye(len(covariance))
+
+
+def _row_by_row_product(rows: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """``rows @ matrix``, as a sum of rank-one terms in a fixed order: a row's
+    result does not depend on the other rows, as a BLAS product's does in
+    float64 through each row's alignment in memory (benchmarks/README.md,
+    "Batch invariance"). For the small matrices of the code's density."""
+    product = torch.zeros((len(rows), matrix.shape[1]), dtype=rows.dtype, device=rows.device)
+    for k in range(matrix.shape[0]):
+        # Two operations, so that neither can be fused into an FMA on some rows only.
+        product = product + rows[:, k : k + 1] * matrix[k]
+    return product

@@ -30,6 +30,10 @@ INFERENCE_BATCH_SIZE = 1024
 # transform, inverse_transform and score_samples took up to 1.3x (MLP) and
 # 2.3x (conv) as long (benchmarks/README.md, "Inference batches").
 CPU_BATCH_VALUES = 2**18
+# Inference runs its matrix products on multiples of this many rows (see
+# _whole_row_blocks): 4 was enough for MKL on 1 to 16 threads here, 16 leaves
+# room for other CPUs' kernels.
+ROW_MULTIPLE = 16
 
 
 class Scaler(Protocol):
@@ -227,12 +231,24 @@ def map_batches(
     outputs, start = out, 0
     with TORCH_CALLS.running(), torch.inference_mode():
         for batch in batches.iterate(batch_size):
-            values = function(batch)
+            values = function(_whole_row_blocks(batch))[: len(batch)]
             if outputs is None:
                 outputs = torch.empty((len(batches), *values.shape[1:]), dtype=values.dtype)
             outputs[start : start + len(values)] = values
             start += len(values)
     return outputs
+
+
+def _whole_row_blocks(batch: torch.Tensor) -> torch.Tensor:
+    """The batch padded (with copies of its last row) to a multiple of
+    ROW_MULTIPLE rows. The CPU's matrix products round a row differently in
+    products of a few rows, whose sizes are not such a multiple; padded, a
+    row's outputs do not depend on the batch it is in (benchmarks/README.md,
+    "Batch invariance")."""
+    missing = -len(batch) % ROW_MULTIPLE
+    if missing == 0:
+        return batch
+    return torch.cat([batch, batch[-1:].expand(missing, *batch.shape[1:])])
 
 
 def fold_batches(
@@ -280,13 +296,13 @@ def score_rows(device: torch.device, widest_activation: int, n_features: int, n_
 def cpu_batch_rows(values_per_row: int) -> int:
     """Rows per inference batch on the CPU whose widest layer holds
     `values_per_row` values per row."""
-    return max(1, CPU_BATCH_VALUES // values_per_row)
+    return _whole_blocks(CPU_BATCH_VALUES // values_per_row)
 
 
 def gpu_batch_rows(n_features: int) -> int:
     """Rows per inference batch on a GPU: about 4 MB of input, and at least
     INFERENCE_BATCH_SIZE rows."""
-    return max(INFERENCE_BATCH_SIZE, 2**20 // n_features)
+    return max(INFERENCE_BATCH_SIZE, _whole_blocks(2**20 // n_features))
 
 
 def gpu_score_rows(n_features: int, n_draws: int) -> int:
@@ -294,4 +310,9 @@ def gpu_score_rows(n_features: int, n_draws: int) -> int:
     at most 16,384 decodings per batch, and about 4M values (16 MB) of decoder
     output."""
     decodings = min(16 * INFERENCE_BATCH_SIZE, 2**22 // n_features)
-    return max(1, decodings // n_draws)
+    return _whole_blocks(decodings // n_draws)
+
+
+def _whole_blocks(rows: int) -> int:
+    """`rows` rounded down to a multiple of ROW_MULTIPLE, and at least that."""
+    return max(ROW_MULTIPLE, rows - rows % ROW_MULTIPLE)

@@ -34,13 +34,37 @@ LOGVAR_MIN, LOGVAR_MAX = -12.0, 8.0
 LOG_2PI = math.log(2 * math.pi)
 # The objective of a loss called without one: no t-SNE term, the ELBO.
 FULL_OBJECTIVE = Objective()
+# The least outputs of a matrix product (see Linear); 12 were enough here.
+MIN_PRODUCT_COLUMNS = 16
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` that, outside training (no gradients), computes at least
+    MIN_PRODUCT_COLUMNS outputs (the extra ones from zero weights, then
+    dropped).
+
+    Narrower, the CPU's matrix product rounds a row differently with the
+    row's alignment in memory, so that a row's outputs would depend on the
+    rows computed with it (benchmarks/README.md, "Batch invariance"). The
+    dropped columns leave the outputs' rows 64-byte aligned for the next
+    layer too. Training, whose batches are the same on every run, keeps the
+    plain product and its speed.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        missing = MIN_PRODUCT_COLUMNS - self.out_features
+        if missing <= 0 or torch.is_grad_enabled():
+            return super().forward(x)
+        weight = F.pad(self.weight, (0, 0, 0, missing))
+        bias = None if self.bias is None else F.pad(self.bias, (0, missing))
+        return F.linear(x, weight, bias)[..., : self.out_features]
 
 
 def mlp(sizes: Sequence[int], activation: str) -> nn.Sequential:
     """Linear layers of the given sizes, with `activation` between them."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
@@ -76,7 +100,7 @@ class ConvEncoder(nn.Module):
             layers += [ACTIVATIONS[activation]()]
         self.convolutions = nn.Sequential(*layers)
         h, w = _halved(height, len(channels))[-1], _halved(width, len(channels))[-1]
-        self.linear = nn.Linear(channels[-1] * h * w, n_outputs)
+        self.linear = Linear(channels[-1] * h * w, n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.convolutions(x.view(-1, *self.image_shape))
@@ -104,7 +128,7 @@ class ConvDecoder(nn.Module):
         channels = tuple(channels)[::-1]
         self.start_shape = (channels[0], heights[0], widths[0])
         self.linear = nn.Sequential(
-            nn.Linear(n_inputs, math.prod(self.start_shape)),
+            Linear(n_inputs, math.prod(self.start_shape)),
             ACTIVATIONS[activation](),
         )
         layers: list[nn.Module] = []
@@ -135,7 +159,7 @@ class LinearShortcut(nn.Module):
     def __init__(self, network: nn.Module, n_inputs: int, n_outputs: int) -> None:
         super().__init__()
         self.network = network
-        self.linear = nn.Linear(n_inputs, n_outputs)
+        self.linear = Linear(n_inputs, n_outputs)
         last = [m for m in network.modules() if isinstance(m, (nn.Linear, nn.ConvTranspose2d))][-1]
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
@@ -430,7 +454,10 @@ class VariationalAutoencoder(_Autoencoding):
         log_posterior = -0.5 * (noise**2 + LOG_2PI + logvar).sum(-1)
         output = self.decoder(z.flatten(0, 1)).view(len(noise), *x.shape)
         log_weights = self.log_likelihood(output, x) + weight * (log_prior - log_posterior)
-        return torch.logsumexp(log_weights, dim=0) - math.log(len(noise))
+        # Each sample's draws in a contiguous row: reduced across rows, exp is
+        # vectorised for some samples and not others, rounding them apart.
+        draws_by_sample = log_weights.t().contiguous()
+        return torch.logsumexp(draws_by_sample, dim=1) - math.log(len(noise))
 
 
 def widest_activation(network: nn.Module, n_features: int) -> int:

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
-from skae import AutoencoderTransformer, VAETransformer
+from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
 from skae._batches import (
     CPU_BATCH_VALUES,
     INFERENCE_BATCH_SIZE,
+    ROW_MULTIPLE,
     Batches,
     fold_batches,
     gpu_batch_rows,
@@ -71,22 +72,26 @@ def test_split_rows():
     assert split_rows(np.random.RandomState(0), 10, 0) == (None, None)
 
 
+def whole_blocks(rows):
+    return max(ROW_MULTIPLE, rows // ROW_MULTIPLE * ROW_MULTIPLE)
+
+
 # CPU batches hold CPU_BATCH_VALUES values in their widest layer; GPU batches
 # about 4 MB of input and at least INFERENCE_BATCH_SIZE rows; VAE scores divide
-# by the draws per sample.
+# by the draws per sample; all in multiples of ROW_MULTIPLE rows.
 def test_batch_size_rules():
     cuda = torch.device("cuda")
     assert inference_rows(CPU, 256, 64) == CPU_BATCH_VALUES // 256
+    assert inference_rows(CPU, 300, 64) == whole_blocks(CPU_BATCH_VALUES // 300) == 864
     assert inference_rows(cuda, 256, 64) == gpu_batch_rows(64) == 2**20 // 64
     assert gpu_batch_rows(10**6) == INFERENCE_BATCH_SIZE
-    assert score_rows(CPU, 256, 64, 100) == CPU_BATCH_VALUES // (256 * 100)
-    assert score_rows(cuda, 256, 64, 100) == gpu_score_rows(64, 100) == 16 * 1024 // 100
+    assert score_rows(CPU, 256, 64, 100) == ROW_MULTIPLE  # not the 10 of the values' rule
+    assert score_rows(cuda, 256, 64, 100) == gpu_score_rows(64, 100) == 160
 
 
 # On the CPU an inference batch holds about CPU_BATCH_VALUES values in its
 # widest layer (input, hidden layer or convolution output), whatever the
-# architecture; the results do not depend on how the rows are batched (but
-# for float32 rounding in a VAE's scores, whose matrices change size).
+# architecture; the results do not depend on how the rows are batched.
 @pytest.mark.parametrize(
     "params, widest",
     [
@@ -99,16 +104,52 @@ def test_inference_batches_fit_the_widest_layer(params, widest, monkeypatch):
     X = np.random.RandomState(0).rand(600, 64).astype(np.float32)
     ae = AutoencoderTransformer(max_iter=2, random_state=0, device="cpu", **params).fit(X)
     assert ae._widest_activation == widest
-    assert ae._inference_rows == CPU_BATCH_VALUES // widest
+    assert ae._inference_rows == whole_blocks(CPU_BATCH_VALUES // widest)
     vae = VAETransformer(
         max_iter=2, n_importance_samples=7, random_state=0, device="cpu", **params
     ).fit(X)
-    assert vae._score_batch_size == CPU_BATCH_VALUES // (widest * 7)
+    assert vae._score_batch_size == whole_blocks(CPU_BATCH_VALUES // (widest * 7))
     for model in ae, vae:
         codes = model.transform(X)
         whole = codes, model.inverse_transform(codes), model.score_samples(X)
         for name in "_inference_rows", "_score_batch_size":  # many batches
             monkeypatch.setattr(type(model), name, property(lambda self: 50))
-        assert_allclose(model.transform(X), whole[0], rtol=1e-6, atol=1e-6)
-        assert_allclose(model.inverse_transform(codes), whole[1], rtol=1e-6, atol=1e-6)
-        assert_allclose(model.score_samples(X), whole[2], rtol=1e-5, atol=1e-4)
+        assert_array_equal(model.transform(X), whole[0])
+        assert_array_equal(model.inverse_transform(codes), whole[1])
+        assert_array_equal(model.score_samples(X), whole[2])
+
+
+def _invariance_cases():
+    rng = np.random.RandomState(0)
+    table = rng.normal(size=(120, 10)) * rng.uniform(0.5, 4, 10)
+    missing = np.where(rng.uniform(size=table.shape) < 0.1, np.nan, table)
+    unit = rng.uniform(size=(120, 64))
+    conv = dict(architecture="conv", image_shape=(8, 8), hidden_layer_sizes=(4, 8))
+    for cls, bernoulli in [
+        (AutoencoderTransformer, dict(loss="bce")),
+        (VAETransformer, dict(likelihood="bernoulli")),
+        (AdversarialAutoencoderTransformer, dict(loss="bce")),
+    ]:
+        yield cls, dict(n_components=7, hidden_layer_sizes=(13, 5)), table
+        yield cls, {}, missing
+        yield cls, dict(conv, **bernoulli), unit
+
+
+# A row's outputs are the same, to the bit, whatever rows it is computed with:
+# alone, in small or odd batches, at any offset (benchmarks/README.md, "Batch
+# invariance").
+@pytest.mark.parametrize("cls, params, X", list(_invariance_cases()))
+def test_per_row_outputs_do_not_depend_on_the_batch(cls, params, X):
+    model = cls(max_iter=1, random_state=0, **params).fit(X)
+    codes = model.transform(X)
+    for method, data in [
+        (model.transform, X),
+        (model.score_samples, X),
+        (model.score_samples_by_feature, X),
+        (model.inverse_transform, codes),
+    ]:
+        whole = method(data)
+        for rows in 1, 3, 7, 33:
+            starts = range(0, len(data), rows) if rows > 3 else range(0, 12, rows)
+            parts = np.concatenate([method(data[start : start + rows]) for start in starts])
+            assert_array_equal(parts, whole[: len(parts)])

@@ -35,19 +35,7 @@ ESTIMATORS = [
 ]
 
 
-def expected_failed_checks(estimator):
-    if isinstance(estimator, VAETransformer):
-        return {
-            # score_samples decodes n_importance_samples codes per sample in one
-            # float32 matrix product; its size changes with the subset, and so
-            # does the summation order, which moves a score by about 1 ulp
-            # (seen: 4.8e-7 on -3.47), above the check's rtol=1e-7.
-            "check_methods_subset_invariance": "float32 round-off of ~1 ulp",
-        }
-    return {}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
