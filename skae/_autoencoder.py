@@ -10,9 +10,10 @@ from sklearn.utils._param_validation import StrOptions
 from torch.nn import functional as F
 
 from skae._base import BaseAutoencoder
-from skae._batches import INFERENCE_BATCH_SIZE, Batches, fold_batches, map_batches
+from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches
+from skae._code_size import ReconstructionErrors, reconstruction_errors
 from skae._losses import fill_missing, reconstruction_loss, unobserved_sum
-from skae._networks import LOG_2PI
+from skae._networks import LOG_2PI, evaluation_mode
 from skae._parameters import fill_doc
 from skae._persistence import register
 from skae._statistics import RowMoments
@@ -259,49 +260,41 @@ class AutoencoderTransformer(BaseAutoencoder):
         """The Gaussian of the codes that scores and samples use: the training codes'."""
         return self.latent_mean_, self.latent_covariance_
 
-    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
-        self.network_.eval()
+    def _summarize_fit(
+        self, batches: Batches, validation: Batches | None, errors: ReconstructionErrors
+    ) -> None:
+        evaluation_mode(self.network_)
         codes = map_batches(self.network_.code, batches, INFERENCE_BATCH_SIZE).double().numpy()
         moments = RowMoments.of(codes, covariance=True).over_ranks(batches.ranks)
         moments = self._summarize("codes", moments)
         self.latent_mean_, self.latent_covariance_ = moments.mean, moments.covariance
         self.noise_variance_ = None
         if self._spec.likelihood == "mse":
-            # Held out if possible: a flexible network fits its training data
-            # more closely than new data, and its residuals there understate the noise.
-            residual_batches = batches if validation is None else validation
-            self.noise_variance_ = self._residual_variance(residual_batches, batches)
+            # From the held-out residuals where there are some: the training
+            # residuals of a flexible network understate the noise.
+            held_out = batches if validation is None else validation
+            fallback = None if validation is None else batches
+            self.noise_variance_ = self._residual_variance(errors, held_out.n_total, fallback)
 
-    def _residual_variance(self, batches: Batches, fallback: Batches) -> np.ndarray:
-        """Mean squared residual of each feature over its observed entries in
-        `batches` (in `fallback` for a feature that `batches` never observes),
-        in X's units."""
-        mean_square = self._mean_squared_residual(batches)
+    def _residual_variance(
+        self, errors: ReconstructionErrors, n_rows: int, fallback: Batches | None
+    ) -> np.ndarray:
+        """Mean squared residual of each feature over its observed entries
+        (`errors`, of `n_rows` rows; those of the `fallback` rows for a
+        feature that `errors`' rows never observe), in X's units."""
+        mean_square = errors.mean_squared_residual
         unobserved = np.isnan(mean_square)
-        if unobserved.any() and fallback is not batches:
-            mean_square[unobserved] = self._mean_squared_residual(fallback)[unobserved]
+        if unobserved.any() and fallback is not None:
+            fallback_errors = reconstruction_errors(self.network_, fallback)
+            mean_square[unobserved] = fallback_errors.mean_squared_residual[unobserved]
         unobserved = np.isnan(mean_square)
         if unobserved.any():  # a partial_fit chunk without the feature: the earlier chunks'
             earlier = self._moments.get("squared residuals")
             known = np.nanmean(mean_square) if earlier is None else earlier.mean[unobserved]
             mean_square[unobserved] = known
-        mean_square = RowMoments(batches.n_total, mean_square)
+        mean_square = RowMoments(n_rows, mean_square)
         variance = self._summarize("squared residuals", mean_square).mean * self.input_scale_**2
         return np.maximum(variance, MIN_NOISE_VARIANCE * np.mean(self.input_scale_**2))
-
-    def _mean_squared_residual(self, batches: Batches) -> np.ndarray:
-        """Each feature's mean squared residual over its observed entries, in
-        the scaled space; NaN for a feature with none."""
-        network, device = self.network_, _float64_device(self.device_)
-
-        def squared_residual(x: torch.Tensor) -> torch.Tensor:
-            missing = torch.isnan(x)
-            residual = (network.decode(network.encode(x)) - x).masked_fill(missing, 0.0)
-            squares = residual.square().sum(dim=0).to(device, torch.float64)
-            return torch.stack([squares, (~missing).sum(dim=0).to(device, torch.float64)])
-
-        sums, counts = fold_batches(squared_residual, torch.add, batches, INFERENCE_BATCH_SIZE)
-        return (sums / counts).cpu().numpy()
 
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
         variances, axes = np.linalg.eigh(self.latent_covariance_)

@@ -31,10 +31,11 @@ from typing_extensions import Self  # typing's from Python 3.11 on
 
 from skae._batches import Batches, inference_rows, map_batches, split_rows
 from skae._code_size import (
+    ReconstructionErrors,
     depends_on_data,
-    explained_variance,
     is_fraction,
     pca_code_size,
+    reconstruction_errors,
     search_code_size,
 )
 from skae._dask import is_dask_array, map_row_blocks, row_blocks
@@ -42,7 +43,7 @@ from skae._distributed import LOCAL, Ranks
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
 from skae._losses import Objective, describe_loss
-from skae._networks import widest_activation
+from skae._networks import evaluation_mode, widest_activation
 from skae._optimizer import make_optimizer
 from skae._outliers import OutlierDetectionMixin
 from skae._parameters import PARAMETER_CONSTRAINTS
@@ -122,10 +123,14 @@ class BaseAutoencoder(
         that start the network at a PCA of the scaled data."""
 
     @abstractmethod
-    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
+    def _summarize_fit(
+        self, batches: Batches, validation: Batches | None, errors: ReconstructionErrors
+    ) -> None:
         """Set the fitted attributes that describe the fitted model on the
         training data (`batches`) and, when there is one, the validation split,
-        through :meth:`_summarize` so that ``partial_fit`` calls add up."""
+        through :meth:`_summarize` so that ``partial_fit`` calls add up;
+        `errors` are the reconstruction errors of the validation split, else
+        of the training data."""
 
     @abstractmethod
     def _sample_codes(self, n_samples: int, rng: np.random.RandomState) -> np.ndarray:
@@ -274,7 +279,7 @@ class BaseAutoencoder(
         if is_dask_array(X):
             return map_row_blocks(self, "transform", X, self.n_components_, output_dtype(X.dtype))
         X = self._validate(X, reset=False)
-        self.network_.eval()
+        evaluation_mode(self.network_)
         codes = map_batches(self.network_.code, self._batches(X), self._inference_rows)
         return check_finite(codes, "codes").numpy().astype(output_dtype(X.dtype), copy=False)
 
@@ -309,7 +314,7 @@ class BaseAutoencoder(
                 f"of n_components={self.n_components_} features, as fitted."
             )
         decode = self._scaling.undone_on_device(self.network_.decode, self.device_)
-        self.network_.eval()
+        evaluation_mode(self.network_)
         decoded = np.empty((len(Z), self.n_features_in_), dtype=output_dtype(Z.dtype))
         out = torch.from_numpy(decoded)
         map_batches(decode, Batches(Z, self.device_), self._inference_rows, out=out)
@@ -333,7 +338,7 @@ class BaseAutoencoder(
         scorer = self._batch_scorer()
         if self._unit_interval_loss is not None:  # no likelihood outside [0, 1]
             scorer = lowest_outside_unit_interval(scorer)
-        self.network_.eval()
+        evaluation_mode(self.network_)
         scores = map_batches(scorer, self._batches(X), self._score_batch_size)
         # A finite row that overflows the float32 network is the least typical of all.
         scores = torch.nan_to_num(scores.double(), nan=-np.inf, posinf=-np.inf, neginf=-np.inf)
@@ -443,11 +448,12 @@ class BaseAutoencoder(
         vars(self).update(history.fitted_attributes())
         if reset or not accumulate:
             self._moments = {}
-        self._summarize_fit(batches, validation)
-        # Held out when there is a validation split, as the noise variance is.
-        self.variance_explained_ = explained_variance(
-            self.network_, batches if validation is None else validation
-        )
+        # Held out when there is a validation split: a flexible network fits
+        # its training data more closely than new data.
+        held_out = batches if validation is None else validation
+        errors = reconstruction_errors(self.network_, held_out)
+        self._summarize_fit(batches, validation, errors)
+        self.variance_explained_ = errors.explained_variance
         if np.any(extremes[0] < extremes[1]):
             check_codes_vary(self._moments["codes"])
         self._fit_offset(X, "partial_fit" if accumulate else "fit", ranks)

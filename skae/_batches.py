@@ -205,11 +205,13 @@ class Batches:
 def _as_tensor(data: np.ndarray) -> torch.Tensor:
     """The array as a tensor without a copy. Batches only read from it, so
     read-only arrays (memory maps) are safe despite torch's warning."""
+    data = np.asarray(data)
+    if any(stride < 0 for stride in data.strides):  # e.g. X[::-1]; torch refuses those
+        data = np.ascontiguousarray(data)
+    if data.flags.writeable:
+        return torch.from_numpy(data)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        data = np.asarray(data)
-        if any(stride < 0 for stride in data.strides):  # e.g. X[::-1]; torch refuses those
-            data = np.ascontiguousarray(data)
         return torch.from_numpy(data)
 
 

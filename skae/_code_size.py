@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -58,12 +59,38 @@ def pca_code_size(n_components, batches: Batches, rng: np.random.RandomState) ->
     return int(min(kept, sample.shape[1]))
 
 
-def explained_variance(network: nn.Module, batches: Batches) -> float:
-    """The fraction of the variance of the scaled rows of `batches` that the
-    network's reconstructions (the decoded codes) explain: 1 - residual sum
-    of squares / total sum of squares about the column means, summed over
-    features, as ``PCA.explained_variance_ratio_.sum()`` measures it; over
-    the observed entries only (missing ones are NaN)."""
+@dataclass(frozen=True)
+class ReconstructionErrors:
+    """How well a network reconstructs some rows, per feature over their
+    observed entries, in the scaled space (float64): the sums of squared
+    residuals and of squared deviations from the column means, and the
+    number of observed entries."""
+
+    residual_squares: np.ndarray
+    deviation_squares: np.ndarray
+    observed: np.ndarray
+
+    @property
+    def explained_variance(self) -> float:
+        """1 - residual sum of squares / total sum of squares, summed over
+        features, as ``PCA.explained_variance_ratio_.sum()`` measures it."""
+        residual, total = self.residual_squares.sum(), self.deviation_squares.sum()
+        if total == 0:  # constant rows: explained if reproduced, as sklearn's r2_score
+            return 1.0 if residual == 0 else 0.0
+        return float(1.0 - residual / total)
+
+    @property
+    def mean_squared_residual(self) -> np.ndarray:
+        """Each feature's mean squared residual; NaN for a feature never observed."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.residual_squares / self.observed
+
+
+def reconstruction_errors(network: nn.Module, batches: Batches) -> ReconstructionErrors:
+    """The :class:`ReconstructionErrors` of the network's reconstructions (the
+    decoded codes) of the scaled rows of `batches` (missing entries are NaN),
+    over the rows of all ranks: a pass for the column means, then one of the
+    network, whose errors serve every summary that needs them."""
     sums = fold_batches(_observed_sums, torch.add, batches, INFERENCE_BATCH_SIZE)
     mean = sums[0] / sums[1]
 
@@ -73,12 +100,16 @@ def explained_variance(network: nn.Module, batches: Batches) -> float:
         missing = torch.isnan(x64)
         residual = (output - x64).masked_fill(missing, 0.0)
         deviation = (x64 - mean).masked_fill(missing, 0.0)
-        return torch.stack([residual.square().sum(), deviation.square().sum()])
+        return torch.stack([residual.square().sum(dim=0), deviation.square().sum(dim=0)])
 
-    residual, total = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE).tolist()
-    if total == 0:  # constant rows: explained if reproduced, as sklearn's r2_score
-        return 1.0 if residual == 0 else 0.0
-    return 1.0 - residual / total
+    residual, deviation = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE)
+    return ReconstructionErrors(*(t.cpu().numpy() for t in (residual, deviation, sums[1])))
+
+
+def explained_variance(network: nn.Module, batches: Batches) -> float:
+    """The fraction of the variance of the scaled rows of `batches` that the
+    network's reconstructions explain (:class:`ReconstructionErrors`)."""
+    return reconstruction_errors(network, batches).explained_variance
 
 
 def _observed_sums(x: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from skae._batches import map_batches
 from skae._dask import is_dask_array, map_row_blocks
 from skae._distributed import LOCAL, Ranks
+from skae._networks import evaluation_mode
 from skae._scaling import outside_unit_interval
 from skae._validation import MatrixLike
 
@@ -137,7 +138,7 @@ class OutlierDetectionMixin(OutlierMixin):
         scorer = self._feature_scorer()
         if self._unit_interval_loss is not None:  # as in score_samples
             scorer = _lowest_outside_unit_interval(scorer)
-        self.network_.eval()
+        evaluation_mode(self.network_)
         terms = map_batches(scorer, self._batches(rows), self._score_batch_size).double()
         # A term that overflows the float32 network is the lowest, as a score is.
         terms = torch.nan_to_num(terms, nan=-np.inf, posinf=-np.inf, neginf=-np.inf).numpy()

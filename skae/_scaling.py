@@ -8,7 +8,7 @@ estimators, the batch streamer and the denoising corruption alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -65,6 +65,8 @@ class Scaling:
     kind: str | None
     offset: np.ndarray
     scale: np.ndarray
+    # Placed once per (device, host dtype, pin): every transform places it.
+    _placed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @staticmethod
     def choose(
@@ -141,6 +143,12 @@ class Scaling:
         (through pinned memory with `pin`); None for the identity."""
         if self.kind is None:
             return None
+        key = (device, np.dtype(host_dtype), pin)
+        if key not in self._placed:
+            self._placed[key] = self._place(device, host_dtype, pin)
+        return self._placed[key]
+
+    def _place(self, device: torch.device, host_dtype, pin: bool) -> PlacedScaling:
         host_scale = self._host_scale
         host_offset = self.offset.astype(host_dtype if host_scale is None else np.float64)
         device_scale = self.scale if host_scale is None else self.scale / host_scale

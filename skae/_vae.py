@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import (
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches, score_rows
+from skae._code_size import ReconstructionErrors
 from skae._losses import Objective, unobserved_sum
 from skae._parameters import fill_doc
 from skae._persistence import register
@@ -276,7 +277,9 @@ class VAETransformer(BaseAutoencoder):
 
         return terms
 
-    def _summarize_fit(self, batches: Batches, validation: Batches | None) -> None:
+    def _summarize_fit(
+        self, batches: Batches, validation: Batches | None, errors: ReconstructionErrors
+    ) -> None:
         network = self.network_
 
         def posterior(x: torch.Tensor) -> torch.Tensor:

@@ -191,6 +191,8 @@ def validate_rows(estimator, X, *, reset: bool):
     """X checked (no images, numeric columns, a value observed in each row:
     NaN marks a missing entry, inf is an error) and validated by
     scikit-learn for `estimator`: dense float32 or float64, or CSR / CSC."""
+    if not reset and _is_finite_float_matrix(estimator, X):
+        return X
     check_not_images(X)
     check_numeric_columns(X)
     X = validate_data(
@@ -203,6 +205,19 @@ def validate_rows(estimator, X, *, reset: bool):
     )
     check_rows_observed(X)
     return X
+
+
+def _is_finite_float_matrix(estimator, X) -> bool:
+    """Whether X is a finite float32 or float64 NumPy matrix of the fitted
+    width, without feature names to check: what ``validate_data`` would
+    return as it is, after checks that are most of a single-row transform's
+    time. Anything else goes through ``validate_data``, and its errors."""
+    if type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in (np.float32, np.float64):
+        return False
+    if hasattr(estimator, "feature_names_in_") or X.shape[1] != estimator.n_features_in_:
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return len(X) > 0 and bool(np.isfinite(np.sum(X)))
 
 
 def check_rows_observed(X) -> None:

@@ -103,3 +103,18 @@ def test_none_is_auto(digits):
 def test_bad_code_sizes_are_refused(bad, digits):
     with pytest.raises(ValueError, match="n_components"):
         AutoencoderTransformer(n_components=bad).fit(digits)
+
+
+def test_noise_variance_and_variance_explained_share_the_residuals(digits):
+    # One pass of the network gives both: each feature's mean squared residual
+    # (in X's units, above the floor) and the explained share.
+    model = AutoencoderTransformer(n_components=4, early_stopping=False, **SMALL).fit(digits)
+    scaled = (digits - model.input_offset_) / model.input_scale_
+    reconstruction = model.inverse_transform(model.transform(digits))
+    residual = (reconstruction - model.input_offset_) / model.input_scale_ - scaled
+    by_hand = np.square(residual).mean(axis=0) * model.input_scale_**2
+    floor = model.noise_variance_.min()
+    varying = by_hand > 2 * floor
+    assert varying.sum() > 10
+    np.testing.assert_allclose(model.noise_variance_[varying], by_hand[varying], rtol=1e-4)
+    assert model.variance_explained_ == pytest.approx(explained_by_hand(model, digits), rel=1e-4)

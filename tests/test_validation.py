@@ -11,6 +11,7 @@ import torch
 from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 
+import skae._validation
 from conftest import TINY
 from skae import AutoencoderTransformer, VAETransformer
 
@@ -379,3 +380,40 @@ def test_parameters_checked_after_the_first_partial_fit(Estimator, X):
         assert np.isfinite(est.score_samples(X)).all()
         with pytest.raises(ValueError, match="'n_importance_samples' parameter"):
             est.set_params(n_importance_samples=0).score_samples(X)
+
+
+# A finite float matrix of the fitted width skips validate_data (its checks
+# were most of a single-row transform); everything else still gets its errors.
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_fast_path_gives_validate_data_s_results_and_errors(Estimator, X, monkeypatch):
+    est = Estimator(**TINY).fit(X)
+    rows = {dtype: X[:7].astype(dtype) for dtype in (np.float32, np.float64)}
+    fast = {dtype: est.transform(values) for dtype, values in rows.items()}
+    with monkeypatch.context() as patch:
+        patch.setattr(skae._validation, "_is_finite_float_matrix", lambda *args: False)
+        for dtype, values in rows.items():
+            assert_array_equal(fast[dtype], est.transform(values))
+            assert fast[dtype].dtype == dtype
+    bad = X[:3].copy()
+    bad[1, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        est.transform(bad)
+    bad[1] = np.nan
+    with pytest.raises(ValueError, match="no observed value"):
+        est.transform(bad)
+    with pytest.raises(ValueError, match="X has 4 features, but .* expecting 5 features"):
+        est.transform(X[:3, :4].copy())
+    with pytest.raises(ValueError, match="0 sample"):
+        est.transform(X[:0])
+    named = Estimator(**TINY).fit(pd.DataFrame(X, columns=list("abcde")))
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        named.transform(X[:3])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_transform_evaluates_a_network_left_in_training_mode(Estimator, X):
+    est = Estimator(**TINY).fit(X)
+    codes = est.transform(X)
+    est.network_.train()
+    assert_array_equal(est.transform(X), codes)
+    assert not est.network_.training
