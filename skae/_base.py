@@ -1,9 +1,10 @@
-"""The shared estimator base: the scikit-learn API and the fit steps.
+"""The shared estimator base: the scikit-learn API.
 
-Each concept has its own module: the network's specification
-(:mod:`skae._spec`), the input scaling (:mod:`skae._scaling`), batches and
-their sizes (:mod:`skae._batches`), the loss settings (:mod:`skae._losses`),
-the training loop (:mod:`skae._training`), the fitted state
+Each concept has its own module: the steps of a fit (:mod:`skae._fit`), the
+network's specification (:mod:`skae._spec`), the input scaling
+(:mod:`skae._scaling`), batches and their sizes (:mod:`skae._batches`), the
+loss settings (:mod:`skae._losses`), the training loop
+(:mod:`skae._training`), the fitted state
 (:mod:`skae._fitted_state`) and its safe format (:mod:`skae._persistence`);
 inputs are checked by :mod:`skae._validation` and summarised by
 :mod:`skae._statistics`.
@@ -11,7 +12,6 @@ inputs are checked by :mod:`skae._validation` and summarised by
 
 from __future__ import annotations
 
-import copy
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 
@@ -24,61 +24,26 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
-from torch import nn
 from typing_extensions import Self  # typing's from Python 3.11 on
 
-from skae._batches import Batches, inference_rows, map_batches, split_rows
-from skae._code_size import (
-    ReconstructionErrors,
-    depends_on_data,
-    is_fraction,
-    pca_code_size,
-    reconstruction_errors,
-    search_code_size,
-)
+from skae._batches import Batches, inference_rows, map_batches
+from skae._code_size import ReconstructionErrors, is_fraction, search_code_size
 from skae._dask import is_dask_array, map_row_blocks, row_blocks
 from skae._distributed import LOCAL, Ranks
+from skae._fit import train_estimator
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
-from skae._losses import Objective, describe_loss
-from skae._networks import evaluation_mode, widest_activation
-from skae._optimizer import make_optimizer
+from skae._losses import Objective
+from skae._networks import evaluation_mode
 from skae._outliers import OutlierDetectionMixin
 from skae._parameters import PARAMETER_CONSTRAINTS
 from skae._persistence import PersistenceMixin
-from skae._scaling import Scaling, lowest_outside_unit_interval
-from skae._spec import NetworkSpec, check_unchanged
-from skae._statistics import (
-    RowMoments,
-    check_codes_vary,
-    check_features_observed,
-    logit,
-    min_max,
-    pca_start,
-    pooled_extremes,
-)
+from skae._scaling import lowest_outside_unit_interval
+from skae._statistics import RowMoments
 from skae._threads import TORCH_CALLS
-from skae._training import (
-    History,
-    StepFactory,
-    TrainingOptions,
-    gradient_step,
-    train,
-    warn_not_converged,
-)
-from skae._validation import (
-    MatrixLike,
-    check_finite,
-    check_noise_level,
-    device_key,
-    output_dtype,
-    resolve_device,
-    row_major,
-    validate_rows,
-    validation_size,
-)
+from skae._training import StepFactory, gradient_step, warn_not_converged
+from skae._validation import MatrixLike, check_finite, output_dtype, validate_rows
 
 
 class BaseAutoencoder(
@@ -391,95 +356,13 @@ class BaseAutoencoder(
         # One count for the whole fit: its PCA start and summaries compute with torch too.
         with TORCH_CALLS.running():
             try:
-                return self._train(X, reset=reset, **training)
+                return train_estimator(self, X, reset=reset, **training)
             except BaseException:
                 if reset:
                     forget_fit(self)
                 else:
                     restore_fitted_state(self, before)
                 raise
-
-    def _train(
-        self, X, *, reset: bool, max_epochs: int, validate: bool, adaptive: bool, accumulate: bool
-    ):
-        """Train on X; with `accumulate` (``partial_fit``), the fitted
-        summaries pool this call's data with that summarised since the last
-        ``fit`` (see :meth:`partial_fit`)."""
-        # Every rank checks its own rows; all stop if one cannot go on.
-        ranks = Ranks.current()
-        with ranks.all_or_none("checking X"):
-            check_noise_level(self.noise, self.noise_level)
-            X = self._validate(X, reset=reset)
-            n_validation = validation_size(self.validation_fraction, X.shape[0]) if validate else 0
-            extremes = min_max(X)  # one pass, for the scaling and the float32 check
-        if ranks.distributed:
-            ranks.check_same_features(X.shape[1])
-            extremes = pooled_extremes(extremes, ranks)
-        if reset:
-            check_features_observed(extremes)  # later chunks may miss a feature
-            self._initialize(X, extremes, ranks)
-        else:
-            self._check_spec_unchanged()
-            self._scaling.check_float32_reach(extremes)
-            if not accumulate:  # each fit judges convergence anew: its parameters may have changed
-                self._history.restart()
-        for group in self.optimizer_.param_groups:  # set_params takes effect on warm starts
-            group["lr"] = self.learning_rate_init  # an adaptive schedule starts anew
-            group["weight_decay"] = self.alpha
-        # After the scaling statistics, which keep the bits of X's own layout.
-        X = row_major(X)
-        train_rows, validation_rows = split_rows(self._rank_rng(ranks), X.shape[0], n_validation)
-        batches = self._batches(X, train_rows, ranks=ranks)
-        self._scaling.check_unit_interval(batches, self._unit_interval_loss, fitted_here=reset)
-        validation = self._batches(X, validation_rows, ranks=ranks) if validate else None
-        options = self._training_options(max_epochs, adaptive, one_epoch_calls=accumulate)
-        seed = self._draw_seed()
-        with self._spec.training_randomness(seed, self.device_):
-            history = train(
-                self.network_,
-                self.optimizer_,
-                batches,
-                validation,
-                options,
-                self._history,
-                seed,
-                self._training_step,
-            )
-        vars(self).update(history.fitted_attributes())
-        if reset or not accumulate:
-            self._moments = {}
-        # Held out when there is a validation split: a flexible network fits
-        # its training data more closely than new data.
-        held_out = batches if validation is None else validation
-        errors = reconstruction_errors(self.network_, held_out)
-        self._summarize_fit(batches, validation, errors)
-        self.variance_explained_ = errors.explained_variance
-        if np.any(extremes[0] < extremes[1]):
-            check_codes_vary(self._moments["codes"])
-        self._fit_offset(X, "partial_fit" if accumulate else "fit", ranks)
-        return self
-
-    def _training_options(
-        self, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool
-    ) -> TrainingOptions:
-        objective = self._objective()
-        return TrainingOptions(
-            max_epochs=max_epochs,
-            batch_size=int(self.batch_size),  # NumPy integers pass the Integral constraint
-            # The t-SNE term depends on the batch: validate on batches like training's.
-            evaluation_batch_size=int(self.batch_size) if self.neighbor_weight else None,
-            n_iter_no_change=self.n_iter_no_change,
-            tol=self.tol,
-            noise=self.noise,
-            noise_level=self.noise_level,
-            trim_fraction=0.0 if self.contamination == "auto" else self.contamination,
-            adaptive_learning_rate=adaptive,
-            mixed_precision=self.mixed_precision,
-            # A bar per partial_fit call would be one epoch long: a line instead.
-            verbose=max(self.verbose, 2) if one_epoch_calls and self.verbose else self.verbose,
-            objective=objective,
-            loss_units=describe_loss(self._spec.likelihood, objective, self.scaling_),
-        )
 
     def _summarize(self, name: str, moments: RowMoments) -> RowMoments:
         """`moments` of this call's rows, pooled with those summarised since
@@ -489,86 +372,9 @@ class BaseAutoencoder(
         self._moments[name] = moments if earlier is None else earlier.merge(moments)
         return self._moments[name]
 
-    def _resolve_spec(self, n_features: int, n_components: int | str | None = None) -> NetworkSpec:
-        """The specification of the parameters, with `n_components` in place of
-        the parameter's when given (a code size resolved from the data)."""
-        parameters = self.get_params()
-        if n_components is not None:
-            parameters["n_components"] = n_components
-        likelihood = getattr(self, self._likelihood_parameter)
-        return NetworkSpec.resolve(
-            parameters, n_features, kind=self._network_kind, likelihood=likelihood
-        )
-
-    def _check_spec_unchanged(self) -> None:
-        """warm_start and partial_fit continue the fitted network: what defines it
-        must not have changed since it was fitted."""
-        # 'auto' chose scaling_ from the data the fit saw; the network is where
-        # it is now (a model unpickled without CUDA moved to the CPU).
-        check_unchanged(
-            self._spec.as_parameters(self._likelihood_parameter)
-            | {"scaling": self.scaling_, "device": device_key(self.device_)},
-            # A code size resolved from the data stays as fitted.
-            self._resolve_spec(
-                self.n_features_in_,
-                self.n_components_ if depends_on_data(self.n_components) else None,
-            ).as_parameters(self._likelihood_parameter)
-            | {
-                "scaling": self.scaling_ if self.scaling == "auto" else self.scaling,
-                "device": device_key(Ranks.current().place(resolve_device(self.device))),
-            },
-        )
-
-    def _initialize(self, X, extremes: tuple[np.ndarray, np.ndarray], ranks: Ranks) -> None:
-        """Everything that a fresh fit resolves from the parameters and the data
-        (whose column minima and maxima are `extremes`) of all `ranks`."""
-        from_data = depends_on_data(self.n_components)
-        # With a code size from the data, 'auto' stands in until the scaling is fitted.
-        self._spec = self._resolve_spec(X.shape[1], "auto" if from_data else None)
-        self._rng = check_random_state(self.random_state)
-        self.device_ = ranks.place(resolve_device(self.device))
-        kind = Scaling.choose(self.scaling, self._unit_interval_loss is not None, extremes)
-        self._scaling = Scaling.fit(kind, X, extremes, ranks)
-        self._scaling.check_float32_reach(extremes)
-        if from_data:
-            cpu_batches = self._batches(X, device=torch.device("cpu"), ranks=ranks)
-            # From a copy of the generator: the fit then draws as one of that size would.
-            rng = copy.deepcopy(self._rng)
-            n_components = pca_code_size(self.n_components, cpu_batches, rng)
-            self._spec = self._resolve_spec(X.shape[1], n_components)
-        network = self._spec.build(self._draw_seed())
-        self._spec.check_network(network.to(self.device_), self.device_)
-        self._widest_activation = widest_activation(network, X.shape[1])
-        if self._spec.init == "pca":
-            self._start_from_pca(network, X, ranks)
-        self.network_ = network.to(self.device_)
-        self.optimizer_ = make_optimizer(
-            self.network_, self.learning_rate_init, self.alpha, self.device_
-        )
-        self._history = History()
-
-    def _rank_rng(self, ranks: Ranks) -> np.random.RandomState:
-        """The generator of this rank's own draws: the fit's in one process;
-        on several ranks, one seeded from it, which stays alike on all."""
-        return ranks.random_state(self._draw_seed()) if ranks.distributed else self._rng
-
     def _draw_seed(self) -> int:
         """A seed for one random stream of this fit, from its `random_state`."""
         return int(self._rng.randint(np.iinfo(np.int32).max))
-
-    def _start_from_pca(self, network: nn.Module, X, ranks: Ranks) -> None:
-        """Set the linear shortcuts to a PCA of (a subsample of) the scaled
-        data of all `ranks`."""
-        batches = self._batches(X, device=torch.device("cpu"), ranks=ranks)
-        mean, components, variances = pca_start(batches, self.n_components_, self._rng)
-        encoder_weight, encoder_bias, decoder_weight = self._linear_start(
-            mean, components, variances
-        )
-        if self._unit_interval_loss is not None:
-            # A sigmoid output: the decoder starts at the logit of the mean, whatever the code.
-            decoder_weight, mean = 0 * decoder_weight, logit(mean)
-        tensors = (encoder_weight, encoder_bias, decoder_weight, mean)
-        network.set_linear_shortcuts(*(torch.as_tensor(t) for t in tensors))
 
     # ------------------------------------------------------------------
     # Inputs and batches

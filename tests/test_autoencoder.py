@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 
 from conftest import FAST
-from skae import AutoencoderTransformer, VAETransformer, _base
+from skae import AutoencoderTransformer, VAETransformer, _fit
 from skae._batches import split_rows
 from skae._spec import NetworkSpec
 from skae._statistics import csr_min_max, mean_variance
@@ -164,7 +164,7 @@ def test_score_samples_is_joint_log_density(small_X, monkeypatch):
         rows["train"], rows["validation"] = split_rows(*args)
         return rows["train"], rows["validation"]
 
-    monkeypatch.setattr(_base, "split_rows", recording_split)
+    monkeypatch.setattr(_fit, "split_rows", recording_split)
     ae = AutoencoderTransformer(n_components=3, max_iter=30, random_state=0).fit(small_X)
     codes = ae.transform(small_X)
     residuals = small_X - ae.inverse_transform(codes)
