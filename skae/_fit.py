@@ -13,6 +13,7 @@ defines (``_summarize_fit``), and ``offset_``. The estimator base
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from skae._training import History, TrainingOptions, train
 from skae._validation import (
     check_noise_level,
     device_key,
+    has_missing,
     resolve_device,
     row_major,
     validation_size,
@@ -80,7 +82,11 @@ def train_estimator(
         batches, estimator._unit_interval_loss, fitted_here=reset
     )
     validation = estimator._batches(X, validation_rows, ranks=ranks) if validate else None
-    options = _training_options(estimator, max_epochs, adaptive, one_epoch_calls=accumulate)
+    # Noise 'missing' makes entries of the inputs missing.
+    complete = estimator.noise != "missing" and not has_missing(X)
+    options = _training_options(
+        estimator, max_epochs, adaptive, one_epoch_calls=accumulate, complete=complete
+    )
     seed = estimator._draw_seed()
     with estimator._spec.training_randomness(seed, estimator.device_):
         history = train(
@@ -109,9 +115,9 @@ def train_estimator(
 
 
 def _training_options(
-    estimator, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool
+    estimator, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool, complete: bool
 ) -> TrainingOptions:
-    objective = estimator._objective()
+    objective = replace(estimator._objective(), complete=complete)
     return TrainingOptions(
         max_epochs=max_epochs,
         batch_size=int(estimator.batch_size),  # NumPy integers pass the Integral constraint

@@ -47,6 +47,10 @@ class Objective:
         An adversarial autoencoder's regularisation: the learning rate of
         its generator step relative to its reconstruction step's (Adam is
         blind to a loss's scale, so a weight on the loss would do nothing).
+    complete : bool
+        Whether every entry of the inputs and targets is observed (no NaN):
+        the autoencoder's loss then skips its masks, which gives the same
+        values with fewer operations (a fifth of a step of a small network).
     """
 
     neighbor_weight: float = 0.0
@@ -56,6 +60,7 @@ class Objective:
     n_draws: int = 1
     kl_weight: float | None = None
     adversarial_weight: float = 1.0
+    complete: bool = False
 
     @property
     def weight_of_kl(self) -> float:
@@ -116,22 +121,30 @@ def unobserved_sum(x: torch.Tensor, per_feature: torch.Tensor) -> torch.Tensor:
     return torch.isnan(x).to(per_feature.device, per_feature.dtype) @ per_feature
 
 
-def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+def reconstruction_loss(
+    output: torch.Tensor, target: torch.Tensor, loss: str, complete: bool = False
+) -> torch.Tensor:
     """Per-sample reconstruction loss, averaged over the observed features
-    (missing entries, NaN in `target`, count for nothing).
+    (missing entries, NaN in `target`, count for nothing; with `complete`,
+    there are none, and the same values come without the masks).
 
     For ``loss="bce"`` the `output` holds logits, which is numerically safer
     than a sigmoid followed by a log.
     """
+    if complete:
+        return _per_element_loss(output, target, loss).sum(dim=1) / target.shape[1]
     missing = torch.isnan(target)
     # Filled first: a NaN target would give NaN gradients even where masked.
     target = torch.where(missing, 0.0, target)
-    if loss == "bce":
-        per_element = F.binary_cross_entropy_with_logits(output, target, reduction="none")
-    else:
-        per_element = F.mse_loss(output, target, reduction="none")
     observed = target.shape[1] - missing.sum(dim=1)
+    per_element = _per_element_loss(output, target, loss)
     return per_element.masked_fill(missing, 0.0).sum(dim=1) / observed
+
+
+def _per_element_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(output, target, reduction="none")
+    return F.mse_loss(output, target, reduction="none")
 
 
 def neighbor_loss(x: torch.Tensor, code: torch.Tensor, perplexity: float) -> torch.Tensor:

@@ -260,8 +260,8 @@ class Autoencoder(_Autoencoding):
     ) -> torch.Tensor:
         """Per-sample reconstruction loss of `target` from input `x`, plus
         ``objective.neighbor_weight`` times the t-SNE term when it is positive."""
-        code = self.encode(x)
-        losses = reconstruction_loss(self.decoder(code), target, self.loss_name)
+        code = self.encoder(x) if objective.complete else self.encode(x)
+        losses = reconstruction_loss(self.decoder(code), target, self.loss_name, objective.complete)
         if objective.neighbor_weight:
             term = neighbor_loss(fill_missing(target), code, objective.perplexity)
             losses = losses + objective.neighbor_weight * term

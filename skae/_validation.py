@@ -220,12 +220,17 @@ def _is_finite_float_matrix(estimator, X) -> bool:
         return len(X) > 0 and bool(np.isfinite(np.sum(X)))
 
 
-def check_rows_observed(X) -> None:
-    """Raise if a row of X has no observed value (all NaN): it has no code."""
+def has_missing(X) -> bool:
+    """Whether X (finite but for NaN) has a missing entry, in one pass."""
     values = X.data if sp.issparse(X) else X
     with np.errstate(over="ignore", invalid="ignore"):
-        if not np.isnan(np.sum(values)):  # one pass: no missing value at all
-            return
+        return bool(np.isnan(np.sum(values)))
+
+
+def check_rows_observed(X) -> None:
+    """Raise if a row of X has no observed value (all NaN): it has no code."""
+    if not has_missing(X):
+        return
     if sp.issparse(X):
         X = X.tocsr()
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))

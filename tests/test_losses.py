@@ -8,7 +8,14 @@ from numpy.testing import assert_allclose
 from scipy.spatial.distance import pdist, squareform
 from sklearn.manifold._t_sne import _joint_probabilities
 
-from skae._losses import Objective, corrupt, input_affinities, neighbor_loss, trimmed_mean
+from skae._losses import (
+    Objective,
+    corrupt,
+    input_affinities,
+    neighbor_loss,
+    reconstruction_loss,
+    trimmed_mean,
+)
 from skae._scaling import Scaling
 
 
@@ -91,3 +98,17 @@ def test_kl_warmup_schedule():
     assert objective.weight_of_kl == 2.0
     assert not Objective(beta=2.0).changes_at(0)
     assert Objective(beta=2.0).at_epoch(0).weight_of_kl == 2.0
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_reconstruction_loss_of_complete_data_without_masks(loss):
+    generator = torch.Generator().manual_seed(0)
+    target = torch.rand((37, 11), generator=generator)
+    output = torch.randn((37, 11), generator=generator, requires_grad=True)
+    gradients = []
+    for complete in (False, True):
+        values = reconstruction_loss(output, target, loss, complete)
+        (gradient,) = torch.autograd.grad(values.sum(), output)
+        gradients.append((values.detach(), gradient))
+    (masked, masked_gradient), (plain, plain_gradient) = gradients
+    assert torch.equal(masked, plain) and torch.equal(masked_gradient, plain_gradient)
