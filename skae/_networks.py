@@ -150,8 +150,8 @@ class ConvDecoder(nn.Module):
 
 def evaluation_mode(network: nn.Module) -> None:
     """``network.eval()``, skipped where the network is in evaluation mode
-    already (training ends in it): eval sets the flag of every module, which
-    cost a sixth of a single-row transform."""
+    already (training ends in it; ``network.train()`` leaves it): eval sets
+    the flag of every module, which cost a sixth of a single-row transform."""
     if network.training:
         network.eval()
 

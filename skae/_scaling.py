@@ -66,7 +66,15 @@ class Scaling:
     offset: np.ndarray
     scale: np.ndarray
     # Placed once per (device, host dtype, pin): every transform places it.
+    # Not pickled or copied: its tensors live on a device (pickle state).
     _placed: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __getstate__(self) -> dict:
+        return {"kind": self.kind, "offset": self.offset, "scale": self.scale}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in {**state, "_placed": {}}.items():
+            object.__setattr__(self, name, value)
 
     @staticmethod
     def choose(
@@ -152,10 +160,12 @@ class Scaling:
         host_scale = self._host_scale
         host_offset = self.offset.astype(host_dtype if host_scale is None else np.float64)
         device_scale = self.scale if host_scale is None else self.scale / host_scale
-        offset, scale = (
-            torch.as_tensor(values, dtype=torch.float32, device=device)
-            for values in (self.offset, device_scale)
-        )
+        # Kept for later calls: never inference tensors, whatever mode places them.
+        with torch.inference_mode(False):
+            offset, scale = (
+                torch.as_tensor(values, dtype=torch.float32, device=device)
+                for values in (self.offset, device_scale)
+            )
         return PlacedScaling(host_offset, offset, scale, host_scale, device, pin)
 
     @property

@@ -1,5 +1,8 @@
 """The internal input scaling: choice, fit, application on batches, undo, checks."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -124,3 +127,22 @@ def test_check_unit_interval():
         "loss='bce'",
         fitted_here=True,
     )
+
+
+# The placed tensors are cached for later calls, but never pickled or copied:
+# they live on a device (a CUDA model must unpickle on a CPU-only machine).
+def test_placed_scaling_is_cached_but_not_pickled(X):
+    scaling = Scaling.fit("standard", X, (X.min(axis=0), X.max(axis=0)))
+    with torch.inference_mode():
+        placed = scaling.on(torch.device("cpu"), np.float64)
+    assert scaling.on(torch.device("cpu"), np.float64) is placed
+    assert not placed.offset.is_inference() and not placed.scale.is_inference()
+    for copied in (pickle.loads(pickle.dumps(scaling)), copy.deepcopy(scaling)):
+        assert copied._placed == {}
+        assert_array_equal(copied.offset, scaling.offset)
+        assert copied.kind == scaling.kind
+        assert_array_equal(copied.on(torch.device("cpu"), np.float64).scale, placed.scale)
+    # A pickle of an older version, without the cache, loads and places.
+    old = Scaling.__new__(Scaling)
+    old.__setstate__({"kind": "standard", "offset": scaling.offset, "scale": scaling.scale})
+    assert old.on(torch.device("cpu"), np.float32) is not None
