@@ -8,11 +8,13 @@ region) and, when another process holds a core, a parallel region waits for
 a thread that is not running. Each setting runs in a fresh process (the wait
 policy is read when OpenMP starts), `--repeats` times, interleaved; the table
 gives the median seconds of ``fit`` and the ratio to one thread on idle
-cores. The busy processes are pure-Python loops, one per core, started
-before and stopped after each measurement::
+cores. The busy processes, one per core, started before and stopped after
+each measurement, are pure-Python loops or (``--competitors torch``) torch
+processes computing matrix products on all their threads::
 
-    .venv/bin/python benchmarks/threads.py             # about a minute or two
-    .venv/bin/python benchmarks/threads.py --quick     # a smoke run
+    .venv/bin/python benchmarks/threads.py                          # a few minutes
+    .venv/bin/python benchmarks/threads.py --competitors torch
+    .venv/bin/python benchmarks/threads.py --quick                  # a smoke run
 """
 
 from __future__ import annotations
@@ -47,12 +49,23 @@ def spin() -> None:
         pass
 
 
-def fit_seconds(threads: int, policy: str | None, busy: int, rows: int) -> float:
+def spin_torch() -> None:
+    """An OpenMP program competing for the cores: torch products on all threads."""
+    import torch
+
+    a = torch.randn(512, 512)
+    while True:
+        a = torch.tanh(a @ a)
+
+
+def fit_seconds(threads: int, policy: str | None, busy: int, rows: int, kind: str) -> float:
     environment = dict(os.environ)
     environment.pop("OMP_WAIT_POLICY", None)
     if policy:
         environment["OMP_WAIT_POLICY"] = policy
-    spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(busy)]
+    target = spin_torch if kind == "torch" else spin
+    context = multiprocessing.get_context("spawn")  # a fresh OpenMP in each competitor
+    spinners = [context.Process(target=target, daemon=True) for _ in range(busy)]
     for process in spinners:
         process.start()
     try:
@@ -72,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run on small data")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--competitors",
+        choices=["python", "torch"],
+        default="python",
+        help="busy pure-Python loops, or torch processes computing on all their threads",
+    )
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     rows = 500 if args.quick else 4000
@@ -85,10 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[tuple, list[float]] = {setting: [] for setting in settings}
     for r in range(repeats):
         for setting in settings[r % len(settings) :] + settings[: r % len(settings)]:
-            times[setting].append(fit_seconds(*setting, rows))
+            times[setting].append(fit_seconds(*setting, rows, args.competitors))
             print(setting, f"{times[setting][-1]:.3g}", file=sys.stderr, flush=True)
     base = statistics.median(times[(1, None, 0)])
-    print(f"{rows} x 784, one epoch of AutoencoderTransformer() on {cores} cores; medians\n")
+    print(
+        f"{rows} x 784, one epoch of AutoencoderTransformer() on {cores} cores, "
+        f"{args.competitors} competitors; medians\n"
+    )
     print("| busy processes | torch threads | OMP_WAIT_POLICY | fit (s) | ratio |")
     print("|---:|---:|---|---:|---:|")
     for (threads, policy, busy), values in times.items():
