@@ -106,12 +106,6 @@ def reconstruction_errors(network: nn.Module, batches: Batches) -> Reconstructio
     return ReconstructionErrors(*(t.cpu().numpy() for t in (residual, deviation, sums[1])))
 
 
-def explained_variance(network: nn.Module, batches: Batches) -> float:
-    """The fraction of the variance of the scaled rows of `batches` that the
-    network's reconstructions explain (:class:`ReconstructionErrors`)."""
-    return reconstruction_errors(network, batches).explained_variance
-
-
 def _observed_sums(x: torch.Tensor) -> torch.Tensor:
     """Each column's sum and count of observed entries, in float64 (on the
     CPU for Apple's MPS, which has none)."""

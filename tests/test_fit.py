@@ -10,30 +10,38 @@ from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAET
 SMALL = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, batch_size=32, random_state=0)
 
 
+@pytest.fixture
+def completeness(monkeypatch):
+    """The `Objective.complete` of each fit's training options, in order."""
+    recorded = []
+    original = _fit._training_options
+
+    def recording(*args, **kwargs):
+        options = original(*args, **kwargs)
+        recorded.append(options.objective.complete)
+        return options
+
+    monkeypatch.setattr(_fit, "_training_options", recording)
+    return recorded
+
+
 # Complete data train without the loss's masks: the same model to the bit.
 @pytest.mark.parametrize(
     "Estimator", [AutoencoderTransformer, VAETransformer, AdversarialAutoencoderTransformer]
 )
 @pytest.mark.parametrize("loss", ["mse", "bce"])
-def test_complete_data_skip_the_masks_with_the_same_result(Estimator, loss, monkeypatch):
+def test_complete_data_skip_the_masks_with_the_same_result(
+    Estimator, loss, monkeypatch, completeness
+):
     X = np.random.RandomState(0).uniform(size=(200, 7))
     if Estimator is VAETransformer:
         params = {"likelihood": "bernoulli" if loss == "bce" else "gaussian"}
     else:
         params = {"loss": loss}
-    objectives = []
-    original = _fit._training_options
-
-    def recording(*args, **kwargs):
-        options = original(*args, **kwargs)
-        objectives.append(options.objective.complete)
-        return options
-
-    monkeypatch.setattr(_fit, "_training_options", recording)
     fast = Estimator(**params, **SMALL).fit(X)
     monkeypatch.setattr(_fit, "has_missing", lambda X: True)
     masked = Estimator(**params, **SMALL).fit(X)
-    assert objectives == [True, False]
+    assert completeness == [True, False]
     for (name, a), b in zip(
         fast.network_.state_dict().items(), masked.network_.state_dict().values()
     ):
@@ -42,18 +50,9 @@ def test_complete_data_skip_the_masks_with_the_same_result(Estimator, loss, monk
     assert_array_equal(fast.transform(X), masked.transform(X))
 
 
-def test_missing_entries_keep_the_masks(monkeypatch):
+def test_missing_entries_keep_the_masks(completeness):
     X = np.random.RandomState(0).normal(size=(100, 5))
     X[3, 1] = np.nan
-    objectives = []
-    original = _fit._training_options
-
-    def recording(*args, **kwargs):
-        options = original(*args, **kwargs)
-        objectives.append(options.objective.complete)
-        return options
-
-    monkeypatch.setattr(_fit, "_training_options", recording)
     AutoencoderTransformer(**SMALL).fit(X)
     AutoencoderTransformer(noise="missing", **SMALL).fit(np.nan_to_num(X))
-    assert objectives == [False, False]
+    assert completeness == [False, False]
