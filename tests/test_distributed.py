@@ -1,6 +1,7 @@
 """Data-parallel fits on torch.distributed: 2 gloo ranks on 127.0.0.1,
 spawned inside each test and bounded in time."""
 
+import contextlib
 import datetime
 import multiprocessing
 import os
@@ -40,12 +41,13 @@ def _free_port() -> int:
 
 
 def _run_ranks(target, *args, world=2):
-    """Run `target(rank, world, port, *args)` on `world` spawned ranks; the
-    exit codes, or None for a rank still running at TIMEOUT (then killed)."""
+    """Run `target(rank, world, *args)` on `world` spawned ranks, each in
+    its process group; the exit codes, or None for a rank still running at TIMEOUT (then killed)."""
     context = multiprocessing.get_context("spawn")
     port = _free_port()
     processes = [
-        context.Process(target=target, args=(rank, world, port, *args)) for rank in range(world)
+        context.Process(target=_in_process_group, args=(target, rank, world, port, *args))
+        for rank in range(world)
     ]
     for process in processes:
         process.start()
@@ -61,7 +63,11 @@ def _run_ranks(target, *args, world=2):
     return codes
 
 
-def _init(rank, world, port):
+@contextlib.contextmanager
+def _process_group(rank, world, port):
+    """A gloo group, destroyed however the block ends: a rank that exits
+    without destroying it can abort at exit (SIGABRT) while gloo's threads
+    still hold work, pytorch/pytorch#190489."""
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",
@@ -70,12 +76,20 @@ def _init(rank, world, port):
         world_size=world,
         timeout=datetime.timedelta(seconds=60),
     )
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
-def _fit_shards(rank, world, port, out):
+def _in_process_group(target, rank, world, port, *args):
+    with _process_group(rank, world, port):
+        target(rank, world, *args)
+
+
+def _fit_shards(rank, world, out):
     """Each rank fits both estimators on its rows (every other row of the
     data), and one more alone inside single_process()."""
-    _init(rank, world, port)
     X = low_rank_data()[:600]
     shard = X[rank::world]
     results = {}
@@ -101,7 +115,6 @@ def _fit_shards(rank, world, port, out):
         results["alone_codes"] = alone.transform(shard)
     dist.barrier()
     np.savez(os.path.join(out, f"rank{rank}.npz"), **results)
-    dist.destroy_process_group()
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +160,8 @@ def test_single_process_fits_alone(two_rank_fit):
     np.testing.assert_array_equal(two_rank_fit[1]["alone_codes"], alone.transform(X[1::2]))
 
 
-def _fit_with_a_failing_rank(rank, world, port, out, failure):
+def _fit_with_a_failing_rank(rank, world, out, failure):
     """Rank 1 fails (`failure`); rank 0 writes the error it stopped with."""
-    _init(rank, world, port)
     X = low_rank_data()[rank::world]
     if rank == 1 and failure == "bad input":
         X = X[:, :5]
@@ -174,8 +186,7 @@ def test_a_killed_rank_stops_the_others_with_an_error(tmp_path):
     assert "Error" in (tmp_path / "rank0.txt").read_text()
 
 
-def _fit_with_a_rank_that_raises_first(rank, world, port, out):
-    _init(rank, world, port)
+def _fit_with_a_rank_that_raises_first(rank, world, out):
     X = low_rank_data()[rank::world]
     if rank == 1:
         X = X.astype(object)
