@@ -36,9 +36,7 @@ class AdversarialAutoencoderTransformer(AutoencoderTransformer):
     Parameters
     ----------
     %(network_parameters)s
-    loss : {'mse', 'bce'}, default='mse'
-        Reconstruction loss: mean squared error, or binary cross-entropy for
-        data in [0, 1] such as pixel intensities.
+    %(loss_parameter)s
     adversarial_weight : float, default=0.3
         Strength of the pull of the codes towards the prior: the generator
         step's learning rate as a multiple of the reconstruction step's (with
@@ -106,7 +104,7 @@ class AdversarialAutoencoderTransformer(AutoencoderTransformer):
         init: str = "auto",
         encoder=None,
         decoder=None,
-        loss: str = "mse",
+        loss: str = "auto",
         adversarial_weight: float = 0.3,
         discriminator_layer_sizes=(128, 128),
         scaling: str | None = "auto",

@@ -44,14 +44,14 @@ class AutoencoderTransformer(BaseAutoencoder):
     Parameters
     ----------
     %(network_parameters)s
-    loss : {'mse', 'bce'}, default='mse'
-        Reconstruction loss: mean squared error, or binary cross-entropy for
-        data in [0, 1] such as pixel intensities.
+    %(loss_parameter)s
     %(training_parameters)s
 
     Attributes
     ----------
     %(fitted_attributes)s
+    loss_ : {'mse', 'bce'}
+        The loss trained on: `loss`, with 'auto' resolved.
     latent_mean_, latent_covariance_ : ndarray
         Mean and covariance of the training codes; :meth:`sample` draws from this
         Gaussian and :meth:`score_samples` uses its density.
@@ -100,7 +100,7 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
-        "loss": [StrOptions({"mse", "bce"})],
+        "loss": [StrOptions({"auto", "mse", "bce"})],
     }
     _likelihood_parameter, _unit_interval_likelihood = "loss", "bce"
     _network_kind = "autoencoder"
@@ -110,6 +110,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         "latent_covariance_",
         "noise_variance_",
     )
+    loss_ = property(lambda self: self._spec.likelihood)
 
     def __init__(
         self,
@@ -122,7 +123,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         init: str = "auto",
         encoder=None,
         decoder=None,
-        loss: str = "mse",
+        loss: str = "auto",
         scaling: str | None = "auto",
         noise: str | None = None,
         noise_level: float = 0.1,
@@ -190,7 +191,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         scores : ndarray of shape (n_samples,)
             log p(x | z) + log p(z) with z = encode(x), in nats, in the units
             of X; -inf, the lowest score, for rows outside [0, 1] with
-            ``loss='bce'`` and for rows so far from the training data that
+            ``loss_='bce'`` and for rows so far from the training data that
             the float32 network overflows on them.
         """
         return super().score_samples(X)

@@ -81,6 +81,7 @@ LOSS_QUANTITIES = {
     "mse": "mean squared error per feature",
     "bce": "mean binary cross-entropy per feature",
     "gaussian": "negative ELBO per sample, in nats",
+    "isotropic": "negative ELBO per sample, in nats",
     "bernoulli": "negative ELBO per sample, in nats",
 }
 SCALED_SPACES = {

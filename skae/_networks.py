@@ -319,7 +319,8 @@ class VariationalAutoencoder(_Autoencoding):
 
     The encoder outputs the posterior mean and log-variance; the decoder gives
     the parameters of p(x | z): Bernoulli logits, or a Gaussian mean with a
-    learned per-feature standard deviation, so that the model is a density.
+    learned standard deviation, one for all features ('isotropic') or one per
+    feature ('gaussian'), so that the model is a density.
 
     The loss weighs the KL term by the objective's KL weight (a KL warm-up
     changes it per epoch). With ``objective.n_draws > 1`` it is the
@@ -337,7 +338,10 @@ class VariationalAutoencoder(_Autoencoding):
     ) -> None:
         super().__init__(encoder, decoder)
         self.likelihood = likelihood
-        self.log_scale = nn.Parameter(torch.zeros(n_features)) if likelihood == "gaussian" else None
+        # One standard deviation shared by the features ('isotropic', as
+        # probabilistic PCA's noise) or one per feature ('gaussian').
+        n_scales = {"gaussian": n_features, "isotropic": 1}.get(likelihood, 0)
+        self.log_scale = nn.Parameter(torch.zeros(n_scales)) if n_scales else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, in float32 even under bf16 autocast:

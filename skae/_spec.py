@@ -38,6 +38,10 @@ DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 # n_components='auto': a code of 32, the usual size for MNIST-sized inputs,
 # and never more than half the features, so that the code compresses.
 AUTO_MAX_COMPONENTS = 32
+# loss='auto' (the autoencoders'): images get binary cross-entropy on
+# intensities scaled to [0, 1], which reconstructs MNIST better than squared
+# error at the same budget (BENCHMARKS.md, "Defaults"); tables get squared error.
+AUTO_LOSS = {"mlp": "mse", "conv": "bce"}
 NETWORKS = {
     "autoencoder": Autoencoder,
     "vae": VariationalAutoencoder,
@@ -65,7 +69,7 @@ class NetworkSpec:
         'pca' gives the encoder and decoder a linear shortcut.
     likelihood : str
         The model of X given the code: 'mse' or 'bce' for an autoencoder,
-        'gaussian' or 'bernoulli' for a VAE.
+        'isotropic', 'gaussian' or 'bernoulli' for a VAE.
     encoder, decoder : NetworkSource or None
         The user's networks; None for skae's own.
     discriminator_layer_sizes : tuple of int
@@ -116,7 +120,7 @@ class NetworkSpec:
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
             init="pca" if parameters["init"] == "auto" else parameters["init"],
-            likelihood=likelihood,
+            likelihood=AUTO_LOSS[architecture] if likelihood == "auto" else likelihood,
         )
 
     @property
@@ -274,7 +278,7 @@ def _resolve_user_networks(
         activation=parameters["activation"],
         image_shape=None if shape is None else _image_shape(shape, "conv", n_features),
         init="random",
-        likelihood=likelihood,
+        likelihood=AUTO_LOSS["mlp"] if likelihood == "auto" else likelihood,
         encoder=NetworkSource.resolve(
             parameters["encoder"], "encoder", {"n_inputs": n_features, "n_outputs": n_outputs}
         ),

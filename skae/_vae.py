@@ -48,10 +48,14 @@ class VAETransformer(BaseAutoencoder):
     Parameters
     ----------
     %(network_parameters)s
-    likelihood : {'gaussian', 'bernoulli'}, default='gaussian'
+    likelihood : {'gaussian', 'isotropic', 'bernoulli'}, default='gaussian'
         The decoder's distribution: a Gaussian with a learned standard deviation
-        per feature (a real density for continuous data), or a Bernoulli for
-        data in [0, 1] such as (binarised) pixels.
+        per feature (a real density for continuous data, factor analysis's
+        noise model); a Gaussian with one learned standard deviation for all
+        features ('isotropic', probabilistic PCA's), whose codes make better
+        features and reconstructions where some features are nearly constant
+        (see the user guide); or a Bernoulli for data in [0, 1] such as
+        (binarised) pixels.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE, Higgins et al., 2017); 1 is the ELBO.
     kl_warmup : int, default=0
@@ -125,7 +129,7 @@ class VAETransformer(BaseAutoencoder):
     )
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
-        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "likelihood": [StrOptions({"isotropic", "gaussian", "bernoulli"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],

@@ -108,10 +108,15 @@ def test_conv_reconstructs_digits(digits):
 
 # Raw pixel counts with a bounded loss: one range for all pixels, so new images
 # whose pixels are lit where every training image was dark can still be scored
-# and streamed (with a range per pixel they fall far outside [0, 1]).
+# and streamed (with a range per pixel they fall far outside [0, 1]). The conv
+# autoencoder's default loss is that bounded one.
 @pytest.mark.parametrize(
     "Estimator, params",
-    [(AutoencoderTransformer, {"loss": "bce"}), (VAETransformer, {"likelihood": "bernoulli"})],
+    [
+        (AutoencoderTransformer, {"loss": "bce"}),
+        (AutoencoderTransformer, {}),
+        (VAETransformer, {"likelihood": "bernoulli"}),
+    ],
 )
 def test_raw_pixel_counts_with_a_bounded_loss(Estimator, params, digits):
     counts = digits[0][:400]
@@ -119,6 +124,7 @@ def test_raw_pixel_counts_with_a_bounded_loss(Estimator, params, digits):
     lit_border = counts[counts[:, 0] == 0].copy()[:20]
     lit_border[:, 0] = 16
     est = Estimator(architecture="conv", **params, **FAST_CONV).fit(dark_border)
+    assert getattr(est, "loss_", "bce") == "bce"
     assert est.scaling_ == "global_minmax"
     assert_allclose(est.input_offset_, 0)
     assert_allclose(est.input_scale_, 16)

@@ -32,7 +32,9 @@ CONV = dict(architecture="conv", hidden_layer_sizes=(4, 8))
 # counts 0-16, the scaling that its fit must choose: what the graph reproduces)
 CASES = {
     "ae-mlp": (AutoencoderTransformer(**FAST, **MLP), False, "global"),
-    "ae-conv": (AutoencoderTransformer(**FAST, **CONV), False, "global"),
+    # loss='auto' is 'bce' for conv networks, on counts scaled into [0, 1]
+    "ae-conv": (AutoencoderTransformer(**FAST, **CONV), False, "global_minmax"),
+    "ae-conv-mse": (AutoencoderTransformer(**FAST, **CONV, loss="mse"), False, "global"),
     "vae-mlp-identity": (VAETransformer(**FAST, **MLP, activation="identity"), False, "global"),
     "vae-conv": (VAETransformer(**FAST, **CONV), False, "global"),
     "aae-mlp": (AdversarialAutoencoderTransformer(**FAST, **MLP), False, "global"),

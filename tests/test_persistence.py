@@ -27,6 +27,7 @@ MODELS = {
         dict(n_components=4, architecture="conv", hidden_layer_sizes=(4,), loss="bce"),
     ),
     "vae-mlp": (VAETransformer, dict(n_components=4, n_importance_samples=8, kl_warmup=2)),
+    "vae-mlp-isotropic": (VAETransformer, dict(n_components=4, likelihood="isotropic")),
     "vae-conv-bernoulli": (
         VAETransformer,
         dict(n_components=3, architecture="conv", hidden_layer_sizes=(4,), likelihood="bernoulli"),

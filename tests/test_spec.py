@@ -43,6 +43,17 @@ def test_resolve_defaults():
     assert _resolve(12, architecture="conv", image_shape=(3, 4)).image_shape == (1, 3, 4)
 
 
+# loss='auto': binary cross-entropy for images (conv), squared error for the
+# MLP and for a user's networks; a loss given is kept.
+def test_auto_loss_follows_the_architecture():
+    assert _resolve(likelihood="auto").likelihood == "mse"
+    assert _resolve(likelihood="auto", architecture="conv").likelihood == "bce"
+    assert _resolve(likelihood="mse", architecture="conv").likelihood == "mse"
+    assert _resolve(likelihood="bce").likelihood == "bce"
+    users = dict(encoder=Sized, decoder=Sized, n_components=3)
+    assert _resolve(20, likelihood="auto", **users).likelihood == "mse"
+
+
 # Parameters that cannot make a network are named in the error.
 @pytest.mark.parametrize(
     "n_features, parameters, message",

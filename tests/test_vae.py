@@ -239,6 +239,18 @@ def test_bernoulli_likelihood(digits):
     assert np.all((vae.sample(3, random_state=0) >= 0) & (vae.sample(3, random_state=0) <= 1))
 
 
+# likelihood='isotropic' learns one standard deviation for all features,
+# 'gaussian' one per feature; the per-feature terms of the score follow it.
+def test_isotropic_likelihood_shares_one_scale(small_X):
+    isotropic = VAETransformer(likelihood="isotropic", n_components=3, **FAST).fit(small_X)
+    gaussian = VAETransformer(n_components=3, **FAST).fit(small_X)
+    assert isotropic.network_.log_scale.shape == (1,)
+    assert gaussian.network_.log_scale.shape == (20,)
+    terms = isotropic.score_samples_by_feature(small_X[:5])
+    assert terms.shape == (5, 20) and np.isfinite(terms).all()
+    assert np.isfinite(isotropic.score_samples(small_X)).all()
+
+
 # Works as a feature extractor inside GridSearchCV.
 def test_pipeline_grid_search(digits):
     X, y = digits[0][:300], digits[1][:300]
