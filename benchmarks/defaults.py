@@ -1,8 +1,8 @@
 """The defaults chosen from measurement (issue 26, part 1): each default
 against the setting it replaced, side by side in one run.
 
-Run from the repository root (about 10 minutes on 2 CPU cores; MNIST
-sections skip without ``--data-dir``'s files):
+Run from the repository root (about 17 minutes on 2 CPU cores; the MNIST
+section skips without ``--data-dir``'s files):
 
     .venv/bin/python benchmarks/defaults.py --data-dir ../shared/data/mnist
 
@@ -14,8 +14,9 @@ Sections:
   same with ``loss='mse'``, the default before ``loss='auto'``; the same
   for AdversarialAutoencoderTransformer: held-out squared error per image
   and its ratio to PCA's, fit seconds, epochs.
-- ``headline``: the README's pipeline, ``Pipeline([("vae",
-  VAETransformer(n_components=32)), ("clf", LogisticRegression())])``, on
+- ``headline``: the README's pipeline at issue 26's 32 components,
+  ``Pipeline([("vae", VAETransformer(n_components=32)), ("clf",
+  LogisticRegression())])``, on
   digits, 5-fold ``cross_val_score``-style (StratifiedKFold(5), no shuffle),
   at the defaults and with ``likelihood='isotropic'``, over seeds 0-2
   (``random_state``), beside PCA(32) and FactorAnalysis(32), with the mean
@@ -114,7 +115,7 @@ def headline(n_seeds: int) -> None:
     """The README's pipeline on digits, 5 folds; skae's rows over `n_seeds` seeds."""
     X, y = load_digits(return_X_y=True)
     print(f"| reducer in the pipeline | accuracy (seeds 0-{n_seeds - 1}) | mean | "
-          "held-out log-likelihood per sample | s |")  # fmt: skip
+          "held-out log-likelihood per sample | s per 5 folds, fit and score |")  # fmt: skip
     print("|---|---|---:|---:|---:|")
     for label, (reducer, seeded) in headline_reducers().items():
         start = time.perf_counter()

@@ -54,8 +54,10 @@ class AdversarialAutoencoderTransformer(AutoencoderTransformer):
         Mean and covariance of the training codes: how close they came to
         the prior's 0 and identity. :meth:`sample` and :meth:`score_samples`
         use the prior itself.
+    loss_ : {'mse', 'bce'}
+        The loss trained on: `loss`, with 'auto' resolved.
     noise_variance_ : ndarray of shape (n_features_in_,) or None
-        For ``loss='mse'``, the variance of each feature's reconstruction
+        For ``loss_='mse'``, the variance of each feature's reconstruction
         residual in X's units, as for :class:`AutoencoderTransformer`.
     %(feature_attributes)s
 

@@ -38,8 +38,10 @@ class AutoencoderTransformer(BaseAutoencoder):
 
     Features are scaled internally (see `scaling`) and ``inverse_transform``
     undoes it, so raw data such as pixel counts can be passed as they are. By
-    default the loss is the squared error in X's units, as for PCA; for columns
-    of mixed units, ``scaling='standard'`` makes every feature count alike.
+    default the loss is the squared error in X's units, as for PCA (for
+    ``architecture='conv'``, the cross-entropy of intensities scaled to
+    [0, 1]; see `loss`); for columns of mixed units, ``scaling='standard'``
+    makes every feature count alike.
 
     Parameters
     ----------
@@ -56,11 +58,11 @@ class AutoencoderTransformer(BaseAutoencoder):
         Mean and covariance of the training codes; :meth:`sample` draws from this
         Gaussian and :meth:`score_samples` uses its density.
     noise_variance_ : ndarray of shape (n_features_in_,) or None
-        For ``loss='mse'``, the variance of each feature's reconstruction
+        For ``loss_='mse'``, the variance of each feature's reconstruction
         residual in X's units, measured on the validation split when there is
         one (training residuals understate it), else on the training data
         (pooled over the calls, with :meth:`partial_fit`). None for
-        ``loss='bce'``.
+        ``loss_='bce'``.
     %(feature_attributes)s
 
     See Also

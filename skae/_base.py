@@ -124,7 +124,10 @@ class BaseAutoencoder(
         """The fitted setting (e.g. "loss='bce'") if its loss needs X in [0, 1], else None."""
         if self._spec.likelihood != self._unit_interval_likelihood:
             return None
-        return f"{self._likelihood_parameter}={self._spec.likelihood!r}"
+        setting = f"{self._likelihood_parameter}={self._spec.likelihood!r}"
+        if getattr(self, self._likelihood_parameter) == "auto":
+            return f"{self._likelihood_parameter}='auto' ({setting} for this architecture)"
+        return setting
 
     # ------------------------------------------------------------------
     # Public API

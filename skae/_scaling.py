@@ -221,12 +221,13 @@ class Scaling:
         if low >= -UNIT_INTERVAL_SLACK and high <= 1 + UNIT_INTERVAL_SLACK:
             return
         if fitted_here:
-            hint = "Use scaling='auto', 'global_minmax' or 'minmax'."
+            hint = "Use scaling='auto', 'global_minmax' or 'minmax', or a squared-error loss."
         else:
             hint = (
                 "These values lie outside the range of the data the model was fitted "
                 "on, where a Bernoulli model has no likelihood: refit on data that "
-                "covers them, or use the default Gaussian model of X."
+                "covers them, or use a Gaussian model of X (loss='mse' or "
+                "likelihood='gaussian')."
             )
         raise ValueError(
             f"{setting} needs X in [0, 1] (after scaling={self.kind!r}),"

@@ -40,8 +40,10 @@ DEFAULT_HIDDEN_LAYER_SIZES = {"mlp": (256, 128), "conv": (32, 64)}
 AUTO_MAX_COMPONENTS = 32
 # loss='auto' (the autoencoders'): images get binary cross-entropy on
 # intensities scaled to [0, 1], which reconstructs MNIST better than squared
-# error at the same budget (BENCHMARKS.md, "Defaults"); tables get squared error.
+# error at the same budget (BENCHMARKS.md, "Defaults"); tables get squared
+# error, and so do images under a scaling asked for that leaves [0, 1].
 AUTO_LOSS = {"mlp": "mse", "conv": "bce"}
+UNBOUNDED_SCALINGS = ("standard", "global")
 NETWORKS = {
     "autoencoder": Autoencoder,
     "vae": VariationalAutoencoder,
@@ -120,7 +122,7 @@ class NetworkSpec:
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
             init="pca" if parameters["init"] == "auto" else parameters["init"],
-            likelihood=AUTO_LOSS[architecture] if likelihood == "auto" else likelihood,
+            likelihood=_auto_loss(architecture, parameters) if likelihood == "auto" else likelihood,
         )
 
     @property
@@ -249,6 +251,13 @@ def _user_networks(parameters: Mapping) -> bool:
             "your decoder, not with one of its own."
         )
     return encoder is not None
+
+
+def _auto_loss(architecture: str, parameters: Mapping) -> str:
+    """What loss='auto' is for skae's own networks of this `architecture`."""
+    if parameters.get("scaling") in UNBOUNDED_SCALINGS:
+        return "mse"
+    return AUTO_LOSS[architecture]
 
 
 def _resolve_user_networks(

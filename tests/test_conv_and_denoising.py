@@ -106,6 +106,17 @@ def test_conv_reconstructs_digits(digits):
     assert error < 0.3 * baseline
 
 
+# A conv autoencoder asked for a scaling that leaves [0, 1] trains with
+# squared error at loss='auto'; with none, cross-entropy needs X in [0, 1],
+# and the error says where 'bce' came from.
+def test_auto_loss_under_a_scaling_asked_for(digits):
+    counts = digits[0][:200]
+    est = AutoencoderTransformer(architecture="conv", scaling="standard", **FAST_CONV).fit(counts)
+    assert (est.loss_, est.scaling_) == ("mse", "standard")
+    with pytest.raises(ValueError, match=r"loss='auto' \(loss='bce' for this architecture\)"):
+        AutoencoderTransformer(architecture="conv", scaling=None, **FAST_CONV).fit(counts)
+
+
 # Raw pixel counts with a bounded loss: one range for all pixels, so new images
 # whose pixels are lit where every training image was dark can still be scored
 # and streamed (with a range per pixel they fall far outside [0, 1]). The conv

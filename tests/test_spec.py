@@ -43,11 +43,16 @@ def test_resolve_defaults():
     assert _resolve(12, architecture="conv", image_shape=(3, 4)).image_shape == (1, 3, 4)
 
 
-# loss='auto': binary cross-entropy for images (conv), squared error for the
-# MLP and for a user's networks; a loss given is kept.
+# loss='auto': binary cross-entropy for images (conv), unless the scaling
+# asked for leaves [0, 1]; squared error for the MLP and for a user's
+# networks; a loss given is kept.
 def test_auto_loss_follows_the_architecture():
     assert _resolve(likelihood="auto").likelihood == "mse"
     assert _resolve(likelihood="auto", architecture="conv").likelihood == "bce"
+    losses = {"auto": "bce", "minmax": "bce", "standard": "mse", "global": "mse"}
+    for scaling, loss in losses.items():
+        spec = _resolve(likelihood="auto", architecture="conv", scaling=scaling)
+        assert spec.likelihood == loss, scaling
     assert _resolve(likelihood="mse", architecture="conv").likelihood == "mse"
     assert _resolve(likelihood="bce").likelihood == "bce"
     users = dict(encoder=Sized, decoder=Sized, n_components=3)
