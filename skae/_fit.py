@@ -23,8 +23,8 @@ from torch import nn
 from skae._batches import split_rows
 from skae._code_size import depends_on_data, pca_code_size, reconstruction_errors
 from skae._distributed import Ranks
+from skae._layers import widest_activation
 from skae._losses import describe_loss
-from skae._networks import widest_activation
 from skae._optimizer import make_optimizer
 from skae._scaling import Scaling
 from skae._spec import NetworkSpec, check_unchanged

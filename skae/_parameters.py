@@ -9,7 +9,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from skae._networks import ACTIVATIONS
+from skae._layers import ACTIVATIONS
 from skae._user_networks import Network
 
 # scikit-learn's validation of the shared parameters (each estimator adds its own).

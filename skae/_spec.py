@@ -19,12 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from skae._networks import (
-    AdversarialAutoencoder,
-    Autoencoder,
-    VariationalAutoencoder,
-    make_encoder_decoder,
-)
+from skae._layers import make_encoder_decoder
+from skae._networks import AdversarialAutoencoder, Autoencoder, VariationalAutoencoder
 from skae._user_networks import (
     NetworkSource,
     ShapedInput,

@@ -32,13 +32,8 @@ from torch import nn
 
 from skae._adversarial import AdversarialAutoencoderTransformer
 from skae._autoencoder import AutoencoderTransformer
-from skae._networks import (
-    Autoencoder,
-    ConvDecoder,
-    ConvEncoder,
-    LinearShortcut,
-    VariationalAutoencoder,
-)
+from skae._layers import ConvDecoder, ConvEncoder, LinearShortcut
+from skae._networks import Autoencoder, VariationalAutoencoder
 from skae._scaling import Scaling
 from skae._user_networks import ShapedInput
 from skae._vae import VAETransformer

@@ -4,8 +4,9 @@ import torch
 
 from skae._adversarial_training import adversarial_step
 from skae._batches import Batches
+from skae._layers import mlp
 from skae._losses import Objective
-from skae._networks import AdversarialAutoencoder, mlp
+from skae._networks import AdversarialAutoencoder
 from skae._optimizer import make_optimizer
 from skae._training import TrainingOptions
 

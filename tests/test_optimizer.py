@@ -5,7 +5,8 @@ import torch
 
 from conftest import FAST
 from skae import AutoencoderTransformer
-from skae._networks import AdversarialAutoencoder, mlp
+from skae._layers import mlp
+from skae._networks import AdversarialAutoencoder
 from skae._optimizer import (
     OptimizerParts,
     make_optimizer,

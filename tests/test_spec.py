@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from skae._networks import LinearShortcut
+from skae._layers import LinearShortcut
 from skae._spec import NetworkSpec, check_unchanged, compressing_size
 from skae._user_networks import Network, ShapedInput, TrustedClasses, UntrustedNetworkError
 

@@ -7,8 +7,9 @@ from torch import nn
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._batches import Batches
+from skae._layers import mlp
 from skae._losses import Objective
-from skae._networks import Autoencoder, mlp
+from skae._networks import Autoencoder
 from skae._training import History, TrainingOptions, gradient_step, train
 
 
