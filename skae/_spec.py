@@ -118,7 +118,7 @@ class NetworkSpec:
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
             init="pca" if parameters["init"] == "auto" else parameters["init"],
-            likelihood=_auto_loss(architecture, parameters) if likelihood == "auto" else likelihood,
+            likelihood=_resolved_likelihood(likelihood, architecture, parameters),
         )
 
     @property
@@ -249,8 +249,10 @@ def _user_networks(parameters: Mapping) -> bool:
     return encoder is not None
 
 
-def _auto_loss(architecture: str, parameters: Mapping) -> str:
-    """What loss='auto' is for skae's own networks of this `architecture`."""
+def _resolved_likelihood(likelihood: str, architecture: str, parameters: Mapping) -> str:
+    """`likelihood`, with loss='auto' resolved for networks of this `architecture`."""
+    if likelihood != "auto":
+        return likelihood
     if parameters.get("scaling") in UNBOUNDED_SCALINGS:
         return "mse"
     return AUTO_LOSS[architecture]
@@ -283,7 +285,7 @@ def _resolve_user_networks(
         activation=parameters["activation"],
         image_shape=None if shape is None else _image_shape(shape, "conv", n_features),
         init="random",
-        likelihood=AUTO_LOSS["mlp"] if likelihood == "auto" else likelihood,
+        likelihood=_resolved_likelihood(likelihood, "mlp", parameters),
         encoder=NetworkSource.resolve(
             parameters["encoder"], "encoder", {"n_inputs": n_features, "n_outputs": n_outputs}
         ),
