@@ -1,8 +1,9 @@
 """The defaults chosen from measurement (issue 26, part 1): each default
 against the setting it replaced, side by side in one run.
 
-Run from the repository root (about 17 minutes on 2 CPU cores; the MNIST
-section skips without ``--data-dir``'s files):
+Run from the repository root (about 17 minutes on 2 CPU cores for conv and
+headline, and roughly 30 more for map, timed beside other jobs; the MNIST
+sections skip without ``--data-dir``'s files):
 
     .venv/bin/python benchmarks/defaults.py --data-dir ../shared/data/mnist
 
@@ -21,6 +22,13 @@ Sections:
   at the defaults and with ``likelihood='isotropic'``, over seeds 0-2
   (``random_state``), beside PCA(32) and FactorAnalysis(32), with the mean
   held-out ``score`` (log-likelihood per sample) of each reducer.
+- ``map``: ``n_components=2`` on MNIST, AutoencoderTransformer at the
+  defaults (``neighbor_weight='auto'``: the t-SNE term) against
+  ``neighbor_weight=0``, the setting before, over seeds 0 to ``--seeds`` -
+  1; the VAE and the adversarial autoencoder at the defaults (no term) and
+  with ``neighbor_weight=10``, seed 0: ``make_pipeline(StandardScaler(), LogisticRegression())``
+  and 5-NN accuracy on the test codes, held-out squared error per image,
+  fit seconds, epochs.
 """
 
 from __future__ import annotations
@@ -37,12 +45,14 @@ from sklearn.decomposition import PCA, FactorAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import Pipeline
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
 from skae.datasets import load_mnist_split
 
-SECTIONS = ("conv", "headline")
+SECTIONS = ("conv", "headline", "map")
 
 
 def squared_error_per_image(model, X: np.ndarray) -> float:
@@ -132,16 +142,57 @@ def headline(n_seeds: int) -> None:
         )
 
 
+def map_2d(data_dir: Path, n_seeds: int) -> None:
+    """2-D codes of MNIST: the t-SNE term on by default against reconstruction alone."""
+    try:
+        X_train, X_test, y_train, y_test = load_mnist_split(data_dir)
+    except FileNotFoundError as error:
+        print(f"map: skipped: {error}")
+        return
+    print("| n_components=2 | seed | LogisticRegression | 5-NN | SE / image | fit s | epochs |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    before, term = {"neighbor_weight": 0.0}, {"neighbor_weight": 10.0}
+    runs = (
+        ("AE", AutoencoderTransformer, range(n_seeds), "`neighbor_weight=0` (before)", before),
+        ("AE", AutoencoderTransformer, range(n_seeds), "defaults", {}),
+        # The generative models keep 'auto' at 0: what the AE's term would do to them.
+        ("VAE", VAETransformer, [0], "defaults (no term)", {}),
+        ("VAE", VAETransformer, [0], "`neighbor_weight=10`", term),
+        ("AAE", AdversarialAutoencoderTransformer, [0], "defaults (no term)", {}),
+        ("AAE", AdversarialAutoencoderTransformer, [0], "`neighbor_weight=10`", term),
+    )
+    for name, Estimator, seeds, label, params in runs:
+        for seed in seeds:
+            model = Estimator(n_components=2, random_state=seed, **params)
+            start = time.perf_counter()
+            codes = model.fit_transform(X_train)
+            seconds = time.perf_counter() - start
+            test_codes = model.transform(X_test)
+            linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+            accuracy = linear.fit(codes, y_train).score(test_codes, y_test)
+            knn = KNeighborsClassifier(5).fit(codes, y_train).score(test_codes, y_test)
+            error = squared_error_per_image(model, X_test)
+            print(
+                f"| {name}, {label} | {seed} | {accuracy:.4f} | {knn:.4f} | {error:.2f} | "
+                f"{seconds:.0f} | {model.n_iter_} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/mnist"))
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of skae's headline rows")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds of skae's headline rows and the map's AE rows"
+    )
     args = parser.parse_args()
     if "conv" in args.sections:
         conv(args.data_dir)
     if "headline" in args.sections:
         headline(args.seeds)
+    if "map" in args.sections:
+        map_2d(args.data_dir, args.seeds)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from skae._outliers import OutlierDetectionMixin
 from skae._parameters import PARAMETER_CONSTRAINTS
 from skae._persistence import PersistenceMixin
 from skae._scaling import lowest_outside_unit_interval
+from skae._settings import TrainingSettings
 from skae._statistics import RowMoments
 from skae._threads import TORCH_CALLS
 from skae._training import StepFactory, gradient_step, warn_not_converged
@@ -106,9 +107,10 @@ class BaseAutoencoder(
         """A function giving the per-sample scores of a scaled batch, for one
         :meth:`score_samples` call."""
 
-    def _objective(self) -> Objective:
-        """The loss settings of training, from the current parameters."""
-        return Objective(neighbor_weight=self.neighbor_weight, perplexity=self.perplexity)
+    def _objective(self, neighbor_weight: float) -> Objective:
+        """The loss settings of training, from the current parameters and
+        the resolved `neighbor_weight`."""
+        return Objective(neighbor_weight=neighbor_weight, perplexity=self.perplexity)
 
     # ------------------------------------------------------------------
     # Fitted attributes held by the specification and the scaling
@@ -168,8 +170,11 @@ class BaseAutoencoder(
         if not self._history.converged:
             monitored = "validation" if self.early_stopping else "training"
             # stacklevel: the caller of fit, past the fit-context wrapper.
+            settings = TrainingSettings.resolve(
+                self.get_params(), self.n_components_, self._network_kind
+            )
             warn_not_converged(
-                self.max_iter, self.tol, self.n_iter_no_change, monitored, stacklevel=4
+                self.max_iter, self.tol, settings.n_iter_no_change, monitored, stacklevel=4
             )
         return self
 

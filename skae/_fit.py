@@ -27,6 +27,7 @@ from skae._layers import widest_activation
 from skae._losses import describe_loss
 from skae._optimizer import make_optimizer
 from skae._scaling import Scaling
+from skae._settings import TrainingSettings
 from skae._spec import NetworkSpec, check_unchanged
 from skae._statistics import (
     check_codes_vary,
@@ -117,13 +118,16 @@ def train_estimator(
 def _training_options(
     estimator, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool, complete: bool
 ) -> TrainingOptions:
-    objective = replace(estimator._objective(), complete=complete)
+    settings = TrainingSettings.resolve(
+        estimator.get_params(), estimator.n_components_, estimator._network_kind
+    )
+    objective = replace(estimator._objective(settings.neighbor_weight), complete=complete)
     return TrainingOptions(
         max_epochs=max_epochs,
-        batch_size=int(estimator.batch_size),  # NumPy integers pass the Integral constraint
+        batch_size=settings.batch_size,
         # The t-SNE term depends on the batch: validate on batches like training's.
-        evaluation_batch_size=int(estimator.batch_size) if estimator.neighbor_weight else None,
-        n_iter_no_change=estimator.n_iter_no_change,
+        evaluation_batch_size=settings.batch_size if settings.neighbor_weight else None,
+        n_iter_no_change=settings.n_iter_no_change,
         tol=estimator.tol,
         noise=estimator.noise,
         noise_level=estimator.noise_level,
@@ -156,15 +160,18 @@ def _check_spec_unchanged(estimator) -> None:
     must not have changed since it was fitted."""
     # 'auto' chose scaling_ from the data the fit saw; the network is where
     # it is now (a model unpickled without CUDA moved to the CPU).
-    check_unchanged(
-        estimator._spec.as_parameters(estimator._likelihood_parameter)
-        | {"scaling": estimator.scaling_, "device": device_key(estimator.device_)},
+    fitted = estimator._spec.as_parameters(estimator._likelihood_parameter)
+    requested = resolve_spec(
+        estimator,
+        estimator.n_features_in_,
         # A code size resolved from the data stays as fitted.
-        resolve_spec(
-            estimator,
-            estimator.n_features_in_,
-            estimator.n_components_ if depends_on_data(estimator.n_components) else None,
-        ).as_parameters(estimator._likelihood_parameter)
+        estimator.n_components_ if depends_on_data(estimator.n_components) else None,
+    ).as_parameters(estimator._likelihood_parameter)
+    if estimator.init == "auto":  # the start was made: turning the t-SNE term on changes nothing
+        requested["init"] = fitted["init"]
+    check_unchanged(
+        fitted | {"scaling": estimator.scaling_, "device": device_key(estimator.device_)},
+        requested
         | {
             "scaling": estimator.scaling_ if estimator.scaling == "auto" else estimator.scaling,
             "device": device_key(Ranks.current().place(resolve_device(estimator.device))),

@@ -54,7 +54,7 @@ class Objective:
     """
 
     neighbor_weight: float = 0.0
-    perplexity: float = 5.0
+    perplexity: float = 10.0
     beta: float = 1.0
     kl_warmup: int = 0
     n_draws: int = 1

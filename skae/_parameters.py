@@ -31,16 +31,16 @@ PARAMETER_CONSTRAINTS = {
     "noise": [StrOptions({"gaussian", "masking", "missing"}), None],
     "noise_level": [Interval(Real, 0, None, closed="left")],
     "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
-    "neighbor_weight": [Interval(Real, 0, None, closed="left")],
+    "neighbor_weight": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     "perplexity": [Interval(Real, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "learning_rate": [StrOptions({"constant", "adaptive"})],
     "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
     "alpha": [Interval(Real, 0, None, closed="left")],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     "tol": [Interval(Real, 0, None, closed="left")],
     "warm_start": ["boolean"],
     "device": [str, torch.device],
@@ -100,7 +100,8 @@ SHARED_DOCS = {
         shape of each sample it receives (``(H, W)`` meaning ``(1, H, W)``);
         None feeds it flat rows.
     init : {'auto', 'pca', 'random'}, default='auto'
-        'auto' is 'pca' for skae's networks, and 'random' for yours
+        'auto' is 'pca' for skae's networks, but 'random' while the t-SNE
+        term is on (see `neighbor_weight`), and 'random' for yours
         (`encoder` and `decoder`). 'pca' gives the encoder and the decoder a
         linear shortcut initialised from a PCA of the (scaled) training data,
         beside the non-linear layers, whose last layer starts at zero:
@@ -177,7 +178,7 @@ SHARED_DOCS = {
         the training data are not learned and stay easy to flag. 'auto'
         trims nothing and sets `offset_` by the boxplot rule on the training
         scores, Q1 - 1.5 IQR, which needs no guess of the fraction.
-    neighbor_weight : float, default=0.0
+    neighbor_weight : float or 'auto', default='auto'
         Weight of a parametric t-SNE term (van der Maaten, 2009) added to the
         loss: within each batch, the divergence between the neighbourhoods of
         the samples in the (scaled) input space and in the code, per feature
@@ -185,17 +186,26 @@ SHARED_DOCS = {
         the rest apart, which separates clusters that a reconstruction loss
         alone leaves overlapping in a small code (e.g. a 2-D map of MNIST
         that a linear classifier can read); the decoder is still trained, so
-        ``inverse_transform`` keeps working. 0 (the default) trains for
-        reconstruction alone; 1 to 10 is a useful range. Best with
-        ``init='random'``: the PCA start holds the code near PCA's.
-    perplexity : float, default=5.0
+        ``inverse_transform`` keeps working. 'auto' is 10 for an
+        :class:`~skae.AutoencoderTransformer`'s 2-D code, asked for to draw a map
+        (reconstruction error is a little higher: 35.7 against 32.0 per
+        MNIST image), and 0 (reconstruction alone) for any other size and for
+        the VAE and the adversarial autoencoder, whose codes the term pulls
+        away from the prior that ``sample`` and ``score`` use; 1 to 10 is a
+        useful range. While the term is on, 'auto' makes
+        `batch_size` 1000 and `n_iter_no_change` 30 (neighbours are found
+        within a batch, and large batches make short epochs) and `init`
+        'random' (the PCA start holds the code near PCA's). Set 0 for a 2-D
+        code trained for reconstruction alone (the default before).
+    perplexity : float, default=10.0
         The effective number of neighbours of each sample in the t-SNE term,
         as in :class:`~sklearn.manifold.TSNE` but among the samples of a batch
         (capped at the batch size minus one), so smaller than TSNE's usual 30:
-        5 in a batch of 64 drawn from 1,800 samples is about 140 in the whole
-        set. Only used when `neighbor_weight` > 0.
-    batch_size : int, default=64
-        Samples per optimisation step.
+        10 in a batch of 1000 drawn from 7,200 samples is about 70 in the
+        whole set. Only used when the t-SNE term is on (see `neighbor_weight`).
+    batch_size : int or 'auto', default='auto'
+        Samples per optimisation step. 'auto' is 64, or 1000 while the t-SNE
+        term is on (see `neighbor_weight`).
     learning_rate : {'constant', 'adaptive'}, default='constant'
         Learning-rate schedule of ``fit``, as in
         :class:`~sklearn.neural_network.MLPRegressor`. 'constant' keeps
@@ -226,8 +236,9 @@ SHARED_DOCS = {
         are kept.
     validation_fraction : float, default=0.1
         Fraction of the data held out for early stopping.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int or 'auto', default='auto'
         Epochs without an improvement of at least `tol` before stopping.
+        'auto' is 10, or 30 while the t-SNE term is on (see `neighbor_weight`).
     tol : float, default=1e-4
         Smallest improvement of the monitored loss that counts, in that loss's
         units: for the autoencoder a mean over features, for the VAE the

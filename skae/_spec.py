@@ -21,6 +21,7 @@ from torch import nn
 
 from skae._layers import make_encoder_decoder
 from skae._networks import AdversarialAutoencoder, Autoencoder, VariationalAutoencoder
+from skae._settings import resolve_neighbor_weight
 from skae._user_networks import (
     NetworkSource,
     ShapedInput,
@@ -117,7 +118,7 @@ class NetworkSpec:
             hidden_layer_sizes=_hidden_layer_sizes(parameters["hidden_layer_sizes"], architecture),
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
-            init="pca" if parameters["init"] == "auto" else parameters["init"],
+            init=_resolved_init(parameters, n_components, kind),
             likelihood=_resolved_likelihood(likelihood, architecture, parameters),
         )
 
@@ -346,6 +347,15 @@ def resolve_n_components(n_components: int | str | None, n_features: int) -> int
             f"n_features={n_features}: an autoencoder's code is a bottleneck."
         )
     return int(n_components)  # True passes Integral checks
+
+
+def _resolved_init(parameters: Mapping, n_components: int, kind: str) -> str:
+    """init='auto' of skae's networks: the PCA start, but a random one under
+    the t-SNE term, which the PCA start would hold near PCA's plane."""
+    if parameters["init"] != "auto":
+        return parameters["init"]
+    term = resolve_neighbor_weight(parameters["neighbor_weight"], n_components, kind) > 0
+    return "random" if term else "pca"
 
 
 def _hidden_layer_sizes(hidden, architecture: str) -> tuple[int, ...]:

@@ -156,16 +156,16 @@ class VAETransformer(BaseAutoencoder):
         noise: str | None = None,
         noise_level: float = 0.1,
         contamination: float | str = "auto",
-        neighbor_weight: float = 0.0,
-        perplexity: float = 5.0,
-        batch_size: int = 64,
+        neighbor_weight: float | str = "auto",
+        perplexity: float = 10.0,
+        batch_size: int | str = "auto",
         learning_rate: str = "constant",
         learning_rate_init: float = 1e-3,
         max_iter: int = 200,
         alpha: float = 0.0,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int | str = "auto",
         tol: float = 1e-4,
         warm_start: bool = False,
         device="auto",
@@ -240,9 +240,9 @@ class VAETransformer(BaseAutoencoder):
         bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
         return weight, bias, components.T * std.T
 
-    def _objective(self) -> Objective:
+    def _objective(self, neighbor_weight: float) -> Objective:
         return Objective(
-            neighbor_weight=self.neighbor_weight,
+            neighbor_weight=neighbor_weight,
             perplexity=self.perplexity,
             beta=self.beta,
             kl_warmup=self.kl_warmup,

@@ -393,8 +393,9 @@ def test_convergence_warning(small_X):
 # and goes on from the best weights: the same start, never a worse optimum.
 def test_adaptive_learning_rate(small_X, capsys):
     params = dict(
-        n_components=2, n_iter_no_change=2, max_iter=300, learning_rate_init=0.01, random_state=0
-    )
+        n_components=2, neighbor_weight=0.0, n_iter_no_change=2, max_iter=300,
+        learning_rate_init=0.01, random_state=0,
+    )  # fmt: skip
     constant = AutoencoderTransformer(**params).fit(small_X)
     adaptive = AutoencoderTransformer(learning_rate="adaptive", verbose=2, **params).fit(small_X)
     assert "Learning rate set to 0.002" in capsys.readouterr().err

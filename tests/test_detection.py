@@ -20,13 +20,15 @@ def pendigits_split(shared_data):
 # The reason for n_components='auto': a 2-D code learns to reconstruct and
 # encode the outlier digit like the others (ROC-AUC 0.57 for the autoencoder
 # and 0.68 for the VAE on this split when recorded), the default code, 8
-# here, much less (0.78 and 0.77).
+# here, much less (0.78 and 0.77). The comparison is of code sizes alone:
+# the autoencoder's 2-D map (neighbor_weight='auto') is a different model,
+# which scores 0.84 here (BENCHMARKS.md, "Defaults").
 @pytest.mark.slow
 @pytest.mark.parametrize("Estimator", [AutoencoderTransformer, VAETransformer])
 def test_default_code_finds_outlier_digits_better_than_2d(Estimator, pendigits_split):
     X_train, X_test, y_test = pendigits_split
     default = Estimator(random_state=0).fit(X_train)
-    flat = Estimator(n_components=2, random_state=0).fit(X_train)
+    flat = Estimator(n_components=2, neighbor_weight=0.0, random_state=0).fit(X_train)
     assert default.n_components_ == 8
     auc_default = roc_auc_score(y_test, -default.score_samples(X_test))
     auc_flat = roc_auc_score(y_test, -flat.score_samples(X_test))

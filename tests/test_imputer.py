@@ -9,7 +9,9 @@ from sklearn.pipeline import make_pipeline
 
 from skae import AutoencoderImputer, AutoencoderTransformer, VAETransformer
 
-SMALL = dict(n_components=2, hidden_layer_sizes=(32,), max_iter=30, random_state=0)
+SMALL = dict(
+    n_components=2, neighbor_weight=0.0, hidden_layer_sizes=(32,), max_iter=30, random_state=0
+)
 
 
 @pytest.fixture(scope="module")

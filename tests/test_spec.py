@@ -18,6 +18,7 @@ PARAMETERS = dict(
     init="auto",
     encoder=None,
     decoder=None,
+    neighbor_weight="auto",
 )
 NO_CLASSES = TrustedClasses(None)
 
@@ -111,7 +112,8 @@ def test_check_unchanged():
     changed = _resolve(hidden_layer_sizes=(8,), likelihood="bce").as_parameters("loss")
     with pytest.raises(ValueError, match=r"hidden_layer_sizes \(256, 128\) -> \(8,\), loss"):
         check_unchanged(fitted, changed)
-    assert np.all([name in fitted for name in PARAMETERS])
+    # neighbor_weight is a training setting: only init, which it resolves, is the network's.
+    assert np.all([name in fitted for name in set(PARAMETERS) - {"neighbor_weight"}])
 
 
 # A user's networks: the sizes their constructors take are filled in, the
@@ -126,6 +128,16 @@ def test_user_networks_resolve_and_build():
     assert isinstance(network.encoder, ShapedInput) and network.decoder.network.bias is None
     spec.check_network(network, torch.device("cpu"))
     assert _resolve(init="auto").init == "pca"
+
+
+# init='auto' starts a 2-D map (the t-SNE term on) at random, not from PCA's plane.
+def test_auto_init_under_the_neighbor_term():
+    assert _resolve(n_components=2).init == "random"
+    assert _resolve(n_components=3).init == "pca"
+    assert _resolve(n_components=2, neighbor_weight=0.0).init == "pca"
+    assert _resolve(n_components=3, neighbor_weight=1.0).init == "random"
+    assert _resolve(n_components=2, init="pca").init == "pca"
+    assert _resolve(n_components=2, kind="vae", likelihood="gaussian").init == "pca"
 
 
 # Written, a user's network is its class's import path and its arguments;

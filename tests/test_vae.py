@@ -62,7 +62,7 @@ def test_training_on_the_importance_weighted_bound(small_X):
     x = torch.as_tensor((small_X[:1] - vae.input_offset_) / vae.input_scale_, dtype=torch.float32)
     vae.network_.eval()
     with torch.no_grad():
-        loss = vae.network_.loss(x, x, torch.Generator().manual_seed(0), vae._objective())
+        loss = vae.network_.loss(x, x, torch.Generator().manual_seed(0), vae._objective(0.0))
         noise = torch.randn((5, 3), generator=torch.Generator().manual_seed(0))
         bound = vae.network_.importance_weighted_log_likelihood(x, noise)
     assert_allclose(loss.numpy(), -bound.numpy(), rtol=1e-5)
@@ -161,7 +161,7 @@ def test_fits_a_single_row(small_X):
 # draws per sample (the schedule itself: tests/test_losses.py).
 def test_training_objective(small_X):
     vae = VAETransformer(kl_warmup=4, beta=2.0, n_training_draws=3, **FAST)
-    assert vae._objective() == Objective(beta=2.0, kl_warmup=4, n_draws=3)
+    assert vae._objective(0.0) == Objective(beta=2.0, kl_warmup=4, n_draws=3)
 
 
 # Convergence is judged after the warm-up, with or without early stopping.
