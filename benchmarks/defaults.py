@@ -96,7 +96,11 @@ def headline_reducers() -> dict:
     return {
         "PCA(32)": (lambda seed: PCA(32), False),
         "FactorAnalysis(32)": (lambda seed: FactorAnalysis(32), False),
-        "VAETransformer(32), the defaults (`likelihood='gaussian'`)": (
+        "VAETransformer(32, free_bits=0), before": (
+            lambda seed: VAETransformer(n_components=32, free_bits=0.0, random_state=seed),
+            True,
+        ),
+        "VAETransformer(32), the defaults (`free_bits=0.5`, `likelihood='gaussian'`)": (
             lambda seed: VAETransformer(n_components=32, random_state=seed),
             True,
         ),

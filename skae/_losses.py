@@ -39,6 +39,9 @@ class Objective:
         Weight of a VAE's KL term (beta-VAE).
     kl_warmup : int
         Epochs over which the KL weight rises linearly to `beta`.
+    free_bits : float
+        The least KL, in nats, that each latent dimension is charged in
+        training, on the batch's mean (:func:`free_bits_floor`); 0 for none.
     n_draws : int
         Posterior draws per sample of a VAE's training loss (IWAE for > 1).
     kl_weight : float or None
@@ -57,6 +60,7 @@ class Objective:
     perplexity: float = 10.0
     beta: float = 1.0
     kl_warmup: int = 0
+    free_bits: float = 0.0
     n_draws: int = 1
     kl_weight: float | None = None
     adversarial_weight: float = 1.0
@@ -193,6 +197,15 @@ def input_affinities(
         high = torch.where(too_flat, high, middle)
     joint = conditional + conditional.T
     return joint / joint.sum()
+
+
+def free_bits_floor(kl: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """Per-sample, per-dimension KL with each dimension whose mean over the
+    batch is under `free_bits` charged `free_bits` instead, a constant
+    without gradient ("free bits", Kingma et al., 2016): a dimension may
+    carry that much information about the input at no cost, so the KL term
+    does not switch dimensions off (posterior collapse)."""
+    return torch.where(kl.mean(0) < free_bits, torch.full_like(kl, free_bits), kl)
 
 
 def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:

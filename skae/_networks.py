@@ -28,7 +28,13 @@ from skae._layers import (  # noqa: F401
     mlp,
     widest_activation,
 )
-from skae._losses import Objective, fill_missing, neighbor_loss, reconstruction_loss
+from skae._losses import (
+    Objective,
+    fill_missing,
+    free_bits_floor,
+    neighbor_loss,
+    reconstruction_loss,
+)
 
 # exp(-12) ~ 6e-6 and exp(8) ~ 3e3 bound the posterior variance, so that the
 # KL term and the reparameterised sample can never overflow.
@@ -279,8 +285,10 @@ class VariationalAutoencoder(_Autoencoding):
         if n_draws > 1:
             return -self._importance_weighted_bound(target, mean, logvar, noise, weight)
         z = mean + noise * torch.exp(0.5 * logvar)  # the reparameterisation trick
-        kl = self.kl_per_component(mean, logvar).sum(1)
-        return -self.log_likelihood(self.decoder(z), target) + weight * kl
+        kl = self.kl_per_component(mean, logvar)
+        if objective.free_bits and self.training:  # evaluations measure the ELBO
+            kl = free_bits_floor(kl, objective.free_bits)
+        return -self.log_likelihood(self.decoder(z), target) + weight * kl.sum(1)
 
     def importance_weighted_log_likelihood(
         self, x: torch.Tensor, noise: torch.Tensor

@@ -64,6 +64,17 @@ class VAETransformer(BaseAutoencoder):
         weighs the KL term by ``beta * i / (kl_warmup + 1)``, and every epoch
         from ``kl_warmup + 1`` on by `beta`. Convergence is checked only after
         the warm-up.
+    free_bits : float, default=0.5
+        The least KL, in nats, that each latent dimension is charged in
+        training ("free bits", Kingma et al., 2016): a dimension whose KL,
+        averaged over the batch, is below it costs `free_bits` and no
+        gradient, so it can carry that much information at no cost instead
+        of collapsing onto the prior. Only the training loss: the validation
+        loss, ``score_samples`` and ``score`` are the ELBO and its bounds.
+        0 trains on the plain ELBO (the default before 0.5 nats was measured
+        better: held-out likelihood, codes as features and anomaly scores;
+        BENCHMARKS.md, "Defaults"). Applies to ``n_training_draws=1``; the
+        importance-weighted bound of more draws has no per-dimension KL.
     n_importance_samples : int, default=100
         Number of posterior draws per sample in ``score_samples``; more gives a
         tighter bound on log p(x), 1 gives the ELBO.
@@ -132,6 +143,7 @@ class VAETransformer(BaseAutoencoder):
         "likelihood": [StrOptions({"isotropic", "gaussian", "bernoulli"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "free_bits": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
         "n_training_draws": [Interval(Integral, 1, None, closed="left")],
     }
@@ -150,6 +162,7 @@ class VAETransformer(BaseAutoencoder):
         likelihood: str = "gaussian",
         beta: float = 1.0,
         kl_warmup: int = 0,
+        free_bits: float = 0.5,
         n_importance_samples: int = 100,
         n_training_draws: int = 1,
         scaling: str | None = "auto",
@@ -204,6 +217,7 @@ class VAETransformer(BaseAutoencoder):
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
+        self.free_bits = free_bits
         self.n_importance_samples = n_importance_samples
         self.n_training_draws = n_training_draws
 
@@ -246,6 +260,7 @@ class VAETransformer(BaseAutoencoder):
             perplexity=self.perplexity,
             beta=self.beta,
             kl_warmup=self.kl_warmup,
+            free_bits=self.free_bits,
             n_draws=self.n_training_draws,
         )
 

@@ -11,6 +11,7 @@ from sklearn.manifold._t_sne import _joint_probabilities
 from skae._losses import (
     Objective,
     corrupt,
+    free_bits_floor,
     input_affinities,
     neighbor_loss,
     reconstruction_loss,
@@ -98,6 +99,16 @@ def test_kl_warmup_schedule():
     assert objective.weight_of_kl == 2.0
     assert not Objective(beta=2.0).changes_at(0)
     assert Objective(beta=2.0).at_epoch(0).weight_of_kl == 2.0
+
+
+# Free bits: a dimension whose KL, averaged over the batch, is under the
+# floor is charged the floor, without gradient; the others are unchanged.
+def test_free_bits_floor():
+    kl = torch.tensor([[0.1, 2.0, 0.0], [0.5, 0.2, 0.0]], requires_grad=True)
+    floored = free_bits_floor(kl, 0.5)
+    assert_allclose(floored.detach().numpy(), [[0.5, 2.0, 0.5], [0.5, 0.2, 0.5]])
+    floored.sum().backward()
+    assert_allclose(kl.grad.numpy(), [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 @pytest.mark.parametrize("loss", ["mse", "bce"])

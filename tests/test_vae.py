@@ -161,7 +161,26 @@ def test_fits_a_single_row(small_X):
 # draws per sample (the schedule itself: tests/test_losses.py).
 def test_training_objective(small_X):
     vae = VAETransformer(kl_warmup=4, beta=2.0, n_training_draws=3, **FAST)
-    assert vae._objective(0.0) == Objective(beta=2.0, kl_warmup=4, n_draws=3)
+    assert vae._objective(0.0) == Objective(beta=2.0, kl_warmup=4, free_bits=0.5, n_draws=3)
+
+
+# Free bits change the training loss only: evaluations (the validation loss,
+# the scores) measure the ELBO.
+def test_free_bits_only_in_training(small_X):
+    vae = VAETransformer(n_components=4, **FAST).fit(small_X)
+    x = torch.as_tensor(small_X[:50], dtype=torch.float32)
+    free, plain = Objective(free_bits=1e3), Objective()  # above every dimension's KL
+    losses = {}
+    for training in (False, True):
+        vae.network_.train(training)
+        with torch.no_grad():
+            for name, objective in (("free", free), ("plain", plain)):
+                generator = torch.Generator().manual_seed(0)
+                losses[training, name] = vae.network_.loss(x, x, generator, objective)
+    vae.network_.eval()
+    assert_array_equal(losses[False, "free"], losses[False, "plain"])
+    # a dimension below the floor is charged it: the batch mean can only rise
+    assert losses[True, "free"].mean() > losses[True, "plain"].mean()
 
 
 # Convergence is judged after the warm-up, with or without early stopping.
