@@ -92,6 +92,12 @@ class Ranks:
         dist.all_reduce(values, op=getattr(dist.ReduceOp, _OPS[combine]))
         return values.to(tensor.device)
 
+    def mean_of_rows(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The mean over the rows of `tensor` on all ranks (one all-reduce)."""
+        sums = torch.cat([tensor.sum(0).reshape(-1), tensor.new_tensor([len(tensor)])])
+        sums = self.reduce(sums)
+        return (sums[:-1] / sums[-1]).view(tensor.shape[1:])
+
     def reduce_array(self, array: np.ndarray, combine=torch.add) -> np.ndarray:
         """:meth:`reduce` of a NumPy array, in float64."""
         if not self.distributed:

@@ -10,7 +10,8 @@ objective of each epoch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch.nn import functional as F
@@ -42,6 +43,10 @@ class Objective:
     free_bits : float
         The least KL, in nats, that each latent dimension is charged in
         training, on the batch's mean (:func:`free_bits_floor`); 0 for none.
+    batch_mean : callable or None
+        The mean over a step's rows on all ranks of a (rows, ...) tensor,
+        without gradient (:meth:`skae._distributed.Ranks.mean_of_rows`);
+        None for this process's batch alone.
     n_draws : int
         Posterior draws per sample of a VAE's training loss (IWAE for > 1).
     kl_weight : float or None
@@ -61,6 +66,7 @@ class Objective:
     beta: float = 1.0
     kl_warmup: int = 0
     free_bits: float = 0.0
+    batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, compare=False)
     n_draws: int = 1
     kl_weight: float | None = None
     adversarial_weight: float = 1.0
@@ -199,13 +205,20 @@ def input_affinities(
     return joint / joint.sum()
 
 
-def free_bits_floor(kl: torch.Tensor, free_bits: float) -> torch.Tensor:
+def free_bits_floor(
+    kl: torch.Tensor,
+    free_bits: float,
+    batch_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Per-sample, per-dimension KL with each dimension whose mean over the
     batch is under `free_bits` charged `free_bits` instead, a constant
     without gradient ("free bits", Kingma et al., 2016): a dimension may
     carry that much information about the input at no cost, so the KL term
-    does not switch dimensions off (posterior collapse)."""
-    return torch.where(kl.mean(0) < free_bits, torch.full_like(kl, free_bits), kl)
+    does not switch dimensions off (posterior collapse). `batch_mean` takes
+    the mean over the rows of all ranks, so that the floor is the same as in
+    one process."""
+    mean = kl.detach().mean(0) if batch_mean is None else batch_mean(kl.detach())
+    return torch.where(mean < free_bits, torch.full_like(kl, free_bits), kl)
 
 
 def trimmed_mean(losses: torch.Tensor, fraction: float) -> torch.Tensor:

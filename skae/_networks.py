@@ -287,7 +287,7 @@ class VariationalAutoencoder(_Autoencoding):
         z = mean + noise * torch.exp(0.5 * logvar)  # the reparameterisation trick
         kl = self.kl_per_component(mean, logvar)
         if objective.free_bits and self.training:  # evaluations measure the ELBO
-            kl = free_bits_floor(kl, objective.free_bits)
+            kl = free_bits_floor(kl, objective.free_bits, objective.batch_mean)
         return -self.log_likelihood(self.decoder(z), target) + weight * kl.sum(1)
 
     def importance_weighted_log_likelihood(

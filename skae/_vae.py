@@ -67,7 +67,8 @@ class VAETransformer(BaseAutoencoder):
     free_bits : float, default=0.5
         The least KL, in nats, that each latent dimension is charged in
         training ("free bits", Kingma et al., 2016): a dimension whose KL,
-        averaged over the batch, is below it costs `free_bits` and no
+        averaged over the batch (over all ranks' rows of a step under
+        ``torch.distributed``), is below it costs `free_bits` and no
         gradient, so it can carry that much information at no cost instead
         of collapsing onto the prior. Only the training loss: the validation
         loss, ``score_samples`` and ``score`` are the ELBO and its bounds.

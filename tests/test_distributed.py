@@ -145,13 +145,18 @@ def test_statistics_are_those_of_all_rows(two_rank_fit, name):
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_matches_a_single_process_fit(two_rank_fit, name):
     # The same rows and global batch in one process: batches are made of
-    # other rows, so the weights differ; the held-out error is the same
-    # within 2% (one process's spread over random_state: about 1%).
+    # other rows, so the weights differ; the held-out error lies within 2%
+    # of the spread of one process's errors over random_state 0-9 (none for
+    # the autoencoder, which starts and stays near PCA; for the VAE, whose
+    # fits spread by about 2.5%, one seed is not enough).
     X, X_test = low_rank_data()[:600], low_rank_data()[600:]
-    single = ESTIMATORS[name](**CONVERGED).fit(X)
-    single_error = np.mean((single.inverse_transform(single.transform(X_test)) - X_test) ** 2)
+    single_errors = []
+    for seed in range(10):
+        single = ESTIMATORS[name](**{**CONVERGED, "random_state": seed}).fit(X)
+        codes = single.transform(X_test)
+        single_errors.append(np.mean((single.inverse_transform(codes) - X_test) ** 2))
     error = np.mean((two_rank_fit[0][f"{name}_reconstruction"] - X_test) ** 2)
-    assert abs(error - single_error) <= 0.02 * single_error
+    assert 0.98 * min(single_errors) <= error <= 1.02 * max(single_errors), (error, single_errors)
 
 
 def test_single_process_fits_alone(two_rank_fit):
