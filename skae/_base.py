@@ -170,9 +170,7 @@ class BaseAutoencoder(
         if not self._history.converged:
             monitored = "validation" if self.early_stopping else "training"
             # stacklevel: the caller of fit, past the fit-context wrapper.
-            settings = TrainingSettings.resolve(
-                self.get_params(), self.n_components_, self._network_kind
-            )
+            settings = TrainingSettings.resolve(self.get_params(), self._network_kind)
             warn_not_converged(
                 self.max_iter, self.tol, settings.n_iter_no_change, monitored, stacklevel=4
             )

@@ -130,6 +130,8 @@ def search_code_size(estimator, X, target: float) -> None:
     def fit_at(k: int):
         if k not in fits:
             candidate = clone(estimator).set_params(n_components=k)
+            if estimator.neighbor_weight == "auto":  # a searched size is not a map
+                candidate.set_params(neighbor_weight=0.0)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 candidate.fit(X)

@@ -118,9 +118,7 @@ def train_estimator(
 def _training_options(
     estimator, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool, complete: bool
 ) -> TrainingOptions:
-    settings = TrainingSettings.resolve(
-        estimator.get_params(), estimator.n_components_, estimator._network_kind
-    )
+    settings = TrainingSettings.resolve(estimator.get_params(), estimator._network_kind)
     objective = replace(estimator._objective(settings.neighbor_weight), complete=complete)
     return TrainingOptions(
         max_epochs=max_epochs,

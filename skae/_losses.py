@@ -94,6 +94,7 @@ LOSS_QUANTITIES = {
     "isotropic": "negative ELBO per sample, in nats",
     "bernoulli": "negative ELBO per sample, in nats",
 }
+VAE_LIKELIHOODS = ("gaussian", "isotropic", "bernoulli")
 SCALED_SPACES = {
     None: "X as given (scaling=None)",
     "standard": "X with each feature standardised (scaling_='standard')",
@@ -106,6 +107,8 @@ SCALED_SPACES = {
 def describe_loss(likelihood: str, objective: Objective, scaling: str | None) -> str:
     """What the training loss is and in which units, for the training output."""
     quantity = LOSS_QUANTITIES[likelihood]
+    if objective.free_bits and objective.n_draws == 1 and likelihood in VAE_LIKELIHOODS:
+        quantity += f" (in training, each dimension's KL at least {objective.free_bits:g})"
     if objective.neighbor_weight:
         quantity += f" + {objective.neighbor_weight:g} x the t-SNE term"
     text = f"{quantity}, on {SCALED_SPACES[scaling]}"

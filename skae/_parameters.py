@@ -187,8 +187,9 @@ SHARED_DOCS = {
         alone leaves overlapping in a small code (e.g. a 2-D map of MNIST
         that a linear classifier can read); the decoder is still trained, so
         ``inverse_transform`` keeps working. 'auto' is 10 for an
-        :class:`~skae.AutoencoderTransformer`'s 2-D code, asked for to draw a map
-        (reconstruction error is a little higher: 35.7 against 32.0 per
+        :class:`~skae.AutoencoderTransformer` given ``n_components=2``, a code
+        asked for to draw a map (not one that 'auto', 'mle' or a fraction
+        resolves to; reconstruction error is a little higher: 35.7 against 32.0 per
         MNIST image), and 0 (reconstruction alone) for any other size and for
         the VAE and the adversarial autoencoder, whose codes the term pulls
         away from the prior that ``sample`` and ``score`` use; 1 to 10 is a

@@ -90,7 +90,7 @@ class PersistenceMixin:
         return state
 
     def __setstate__(self, state):
-        super().__setstate__(state)
+        super().__setstate__(with_later_params(type(self), state))
         if "network_" in state:
             if device_problem(self.device_) is not None:
                 self.device_ = torch.device("cpu")
@@ -209,7 +209,7 @@ def _load(file, path, device, trusted: TrustedClasses):
     decoder = ValueReader(file, trusted)
     trusted.check(_network_classes(document["params"], decoder), f"{path}")
     params = decoder.decode(document["params"])
-    estimator = cls(**checked(params, dict, "params"))
+    estimator = cls(**with_later_params(cls, checked(params, dict, "params")))
     estimator._validate_params()
     state = {k: decoder.decode(v) for k, v in checked(document["state"], dict, "state").items()}
     names = fitted_state(estimator)
@@ -270,6 +270,17 @@ def _check_versions(saved, path) -> None:
 # Fitted attributes added after format version 1 was first written, and
 # what a file from before them loads with (NaN: not measured then).
 LATER_STATE = {"variance_explained_": float("nan")}
+
+# Parameters added since, and the value that gives the models of files and
+# pickles made before them (which lack them) their former training.
+LATER_PARAMS = {"free_bits": 0.0}
+
+
+def with_later_params(cls: type, params: dict) -> dict:
+    """`params` of `cls`, with the LATER_PARAMS that `cls` takes and they lack."""
+    names = cls._get_param_names()
+    return {**{k: v for k, v in LATER_PARAMS.items() if k in names}, **params}
+
 
 # The fitted attributes of a structured kind, and what they must be.
 STATE_TYPES = {

@@ -1,6 +1,8 @@
 """The training settings whose default, 'auto', depends on the code: an
-autoencoder's 2-D code, asked for to draw a map, trains with the parametric
-t-SNE term, and the term brings the batches and the patience it needs.
+autoencoder's 2-D code, asked for to draw a map (``n_components=2`` given,
+not a size that 'auto', 'mle' or a fraction resolves to), trains with the
+parametric t-SNE term, and the term brings the batches and the patience it
+needs.
 
 Not the generative models': the term pulls a VAE's or an adversarial
 autoencoder's codes away from the prior that ``sample`` and ``score`` use.
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Integral
 
-MAP_COMPONENTS = 2  # the code size that 'auto' reads as a map
+MAP_COMPONENTS = 2  # the n_components that 'auto' reads as a map
 MAP_KINDS = ("autoencoder",)  # the estimators (NetworkSpec.kind) that draw it
 MAP_NEIGHBOR_WEIGHT = 10.0
 MAP_BATCH_SIZE = 1000
@@ -34,10 +37,9 @@ class TrainingSettings:
     n_iter_no_change: int
 
     @classmethod
-    def resolve(cls, parameters: Mapping, n_components: int, kind: str) -> TrainingSettings:
-        """The settings that `parameters` (an estimator's, of `kind`) give for
-        a code of `n_components` dimensions."""
-        neighbor_weight = resolve_neighbor_weight(parameters["neighbor_weight"], n_components, kind)
+    def resolve(cls, parameters: Mapping, kind: str) -> TrainingSettings:
+        """The settings that `parameters` (an estimator's, of `kind`) give."""
+        neighbor_weight = resolve_neighbor_weight(parameters, kind)
         term = neighbor_weight > 0
         return cls(
             neighbor_weight=neighbor_weight,
@@ -48,11 +50,13 @@ class TrainingSettings:
         )
 
 
-def resolve_neighbor_weight(neighbor_weight: float | str, n_components: int, kind: str) -> float:
-    """`neighbor_weight`, with 'auto' the map's weight for an autoencoder's
-    2-D code and 0 otherwise."""
+def resolve_neighbor_weight(parameters: Mapping, kind: str) -> float:
+    """`parameters`' neighbor_weight, with 'auto' the map's weight for an
+    autoencoder asked for a 2-D code and 0 otherwise."""
+    neighbor_weight, requested = parameters["neighbor_weight"], parameters["n_components"]
     if neighbor_weight == "auto":
-        is_map = n_components == MAP_COMPONENTS and kind in MAP_KINDS
+        is_map = isinstance(requested, Integral) and requested == MAP_COMPONENTS
+        is_map = is_map and kind in MAP_KINDS
         return MAP_NEIGHBOR_WEIGHT if is_map else 0.0
     return float(neighbor_weight)
 

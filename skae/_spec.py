@@ -118,7 +118,7 @@ class NetworkSpec:
             hidden_layer_sizes=_hidden_layer_sizes(parameters["hidden_layer_sizes"], architecture),
             activation=parameters["activation"],
             image_shape=_image_shape(parameters["image_shape"], architecture, n_features),
-            init=_resolved_init(parameters, n_components, kind),
+            init=_resolved_init(parameters, kind),
             likelihood=_resolved_likelihood(likelihood, architecture, parameters),
         )
 
@@ -349,12 +349,12 @@ def resolve_n_components(n_components: int | str | None, n_features: int) -> int
     return int(n_components)  # True passes Integral checks
 
 
-def _resolved_init(parameters: Mapping, n_components: int, kind: str) -> str:
+def _resolved_init(parameters: Mapping, kind: str) -> str:
     """init='auto' of skae's networks: the PCA start, but a random one under
     the t-SNE term, which the PCA start would hold near PCA's plane."""
     if parameters["init"] != "auto":
         return parameters["init"]
-    term = resolve_neighbor_weight(parameters["neighbor_weight"], n_components, kind) > 0
+    term = resolve_neighbor_weight(parameters, kind) > 0
     return "random" if term else "pca"
 
 

@@ -36,7 +36,8 @@ class VAETransformer(BaseAutoencoder):
     `n_components` values; the decoder maps a code to a distribution p(x | z).
     Both are trained on the evidence lower bound (ELBO): the reconstruction
     log-likelihood of a code drawn by the reparameterisation trick, minus the
-    KL divergence from q(z | x) to the prior N(0, I). The KL term makes the
+    KL divergence from q(z | x) to the prior N(0, I), each latent dimension's
+    KL floored in training by `free_bits`. The KL term makes the
     latent space smooth, so that decoding draws from the prior generates new
     data (:meth:`sample`) and decoding a straight path between two codes
     morphs one input into another (:meth:`interpolate`).

@@ -174,6 +174,23 @@ def test_file_from_before_variance_explained_loads(saved, X):
     np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
 
 
+# A VAE saved or pickled before free_bits existed trained on the plain ELBO,
+# and goes on doing so when it is fitted further; its parameters are whole.
+def test_vae_from_before_free_bits_keeps_its_training(X, tmp_path):
+    vae = VAETransformer(n_components=2, **FAST).fit(X)
+    path = tmp_path / "vae.skae"
+    vae.save(path)
+    rewrite_model_file(path, lambda document: document["params"]["dict"].pop("free_bits"))
+    state = vae.__getstate__()
+    del state["free_bits"]
+    unpickled = VAETransformer.__new__(VAETransformer)
+    unpickled.__setstate__(state)
+    for old in (skae.load(path), unpickled):
+        assert old.get_params()["free_bits"] == 0.0
+        np.testing.assert_array_equal(old.transform(X), vae.transform(X))
+        pickle.loads(pickle.dumps(old)).partial_fit(X)
+
+
 def _wrong_shape(tensors):
     key = next(k for k in tensors if k.endswith("encoder.linear.weight"))
     tensors[key] = torch.zeros(3, 3)

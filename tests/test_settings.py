@@ -16,15 +16,33 @@ AUTO = dict(neighbor_weight="auto", batch_size="auto", n_iter_no_change="auto")
      (3, TrainingSettings(0.0, 64, 10)), (32, TrainingSettings(0.0, 64, 10))],
 )  # fmt: skip
 def test_auto_settings_follow_the_code_size(n_components, expected):
-    assert TrainingSettings.resolve(AUTO, n_components, "autoencoder") == expected
+    parameters = dict(AUTO, n_components=n_components)
+    assert TrainingSettings.resolve(parameters, "autoencoder") == expected
+
+
+# Only a 2-D code asked for is a map: not one that 'auto' (4 or 5 features),
+# 'mle' or a fraction resolves to.
+@pytest.mark.parametrize("n_components", ["auto", "mle", 0.5, None, 2.0])
+def test_a_resolved_size_is_not_a_map(n_components):
+    parameters = dict(AUTO, n_components=n_components)
+    assert TrainingSettings.resolve(parameters, "autoencoder") == TrainingSettings(0.0, 64, 10)
+
+
+def test_default_code_of_few_features_is_not_a_map():
+    X = np.random.RandomState(0).rand(60, 4)
+    ae = AutoencoderTransformer(max_iter=2, random_state=0)
+    with pytest.warns(UserWarning, match="n_iter_no_change=10"):
+        ae.fit(X)
+    assert ae.n_components_ == 2 and ae._spec.init == "pca"
 
 
 # A value the user gives is kept; 'auto' of the others follows the term.
 def test_given_values_are_kept():
     given = dict(AUTO, neighbor_weight=0.0)
-    assert TrainingSettings.resolve(given, 2, "autoencoder") == TrainingSettings(0.0, 64, 10)
-    given = dict(AUTO, neighbor_weight=1.5, batch_size=np.int64(32))
-    settings = TrainingSettings.resolve(given, 8, "vae")
+    given = dict(given, n_components=2)
+    assert TrainingSettings.resolve(given, "autoencoder") == TrainingSettings(0.0, 64, 10)
+    given = dict(AUTO, n_components=8, neighbor_weight=1.5, batch_size=np.int64(32))
+    settings = TrainingSettings.resolve(given, "vae")
     assert settings == TrainingSettings(1.5, 32, 30)
     assert type(settings.batch_size) is int
 
@@ -32,7 +50,8 @@ def test_given_values_are_kept():
 # The generative models keep their codes on the prior: no term at 2-D.
 @pytest.mark.parametrize("kind", ["vae", "adversarial"])
 def test_no_map_term_for_generative_models(kind):
-    assert TrainingSettings.resolve(AUTO, 2, kind) == TrainingSettings(0.0, 64, 10)
+    parameters = dict(AUTO, n_components=2)
+    assert TrainingSettings.resolve(parameters, kind) == TrainingSettings(0.0, 64, 10)
 
 
 @pytest.mark.parametrize(
