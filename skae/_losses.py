@@ -94,7 +94,6 @@ LOSS_QUANTITIES = {
     "isotropic": "negative ELBO per sample, in nats",
     "bernoulli": "negative ELBO per sample, in nats",
 }
-VAE_LIKELIHOODS = ("gaussian", "isotropic", "bernoulli")
 SCALED_SPACES = {
     None: "X as given (scaling=None)",
     "standard": "X with each feature standardised (scaling_='standard')",
@@ -107,7 +106,7 @@ SCALED_SPACES = {
 def describe_loss(likelihood: str, objective: Objective, scaling: str | None) -> str:
     """What the training loss is and in which units, for the training output."""
     quantity = LOSS_QUANTITIES[likelihood]
-    if objective.free_bits and objective.n_draws == 1 and likelihood in VAE_LIKELIHOODS:
+    if objective.free_bits and objective.n_draws == 1:  # only a VAE's objective has them
         quantity += f" (in training, each dimension's KL at least {objective.free_bits:g})"
     if objective.neighbor_weight:
         quantity += f" + {objective.neighbor_weight:g} x the t-SNE term"
