@@ -34,6 +34,7 @@ from skae._distributed import LOCAL, Ranks
 from skae._fit import train_estimator
 from skae._fitted_state import copy_fitted_state, forget_fit, restore_fitted_state
 from skae._generation import GenerativeMixin
+from skae._history import warn_not_converged
 from skae._losses import Objective
 from skae._networks import evaluation_mode
 from skae._outliers import OutlierDetectionMixin
@@ -43,7 +44,7 @@ from skae._scaling import lowest_outside_unit_interval
 from skae._settings import TrainingSettings
 from skae._statistics import RowMoments
 from skae._threads import TORCH_CALLS
-from skae._training import StepFactory, gradient_step, warn_not_converged
+from skae._training import StepFactory, gradient_step
 from skae._validation import MatrixLike, check_finite, output_dtype, validate_rows
 
 

@@ -23,6 +23,7 @@ from torch import nn
 from skae._batches import split_rows
 from skae._code_size import depends_on_data, pca_code_size, reconstruction_errors
 from skae._distributed import Ranks
+from skae._history import History
 from skae._layers import widest_activation
 from skae._losses import describe_loss
 from skae._optimizer import make_optimizer
@@ -37,7 +38,7 @@ from skae._statistics import (
     pca_start,
     pooled_extremes,
 )
-from skae._training import History, TrainingOptions, train
+from skae._training import TrainingOptions, train
 from skae._validation import (
     check_noise_level,
     device_key,

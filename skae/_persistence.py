@@ -26,13 +26,13 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from skae._fitted_state import fitted_state
+from skae._history import History
 from skae._layers import widest_activation
 from skae._optimizer import OptimizerParts, make_optimizer
 from skae._saved_values import ValueReader, ValueWriter, checked, short
 from skae._scaling import Scaling
 from skae._spec import NetworkSpec
 from skae._statistics import RowMoments
-from skae._training import History
 from skae._user_networks import (
     TrustedClasses,
     UntrustedNetworkError,

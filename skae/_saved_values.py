@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from skae._history import History
 from skae._optimizer import OptimizerParts
 from skae._scaling import Scaling
 from skae._spec import NetworkSpec
 from skae._statistics import RowMoments
-from skae._training import History
 from skae._user_networks import Network, TrustedClasses, check_module_class, class_path
 
 

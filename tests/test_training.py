@@ -7,10 +7,11 @@ from torch import nn
 
 from skae import AutoencoderTransformer, VAETransformer
 from skae._batches import Batches
+from skae._history import History
 from skae._layers import mlp
 from skae._losses import Objective
 from skae._networks import Autoencoder
-from skae._training import History, TrainingOptions, gradient_step, train
+from skae._training import TrainingOptions, gradient_step, train
 
 
 # With contamination, gross outliers in the training data are not learned:
