@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches
+from skae._code_inference import CodeModel
 from skae._code_size import ReconstructionErrors, reconstruction_errors
 from skae._losses import fill_missing, reconstruction_loss, unobserved_sum
 from skae._networks import LOG_2PI, evaluation_mode
@@ -258,6 +259,28 @@ class AutoencoderTransformer(BaseAutoencoder):
             return terms.masked_fill(missing.to(device), 0.0)  # a missing entry has no term
 
         return terms
+
+    def _code_model(self) -> CodeModel:
+        # The density of score_samples, at any code rather than encode(x).
+        code_mean, code_covariance = self._code_distribution()
+        mean, cholesky = (
+            torch.as_tensor(values, dtype=torch.float32, device=self.device_)
+            for values in (code_mean, np.linalg.cholesky(_regularized(code_covariance)))
+        )
+        likelihood, decoder = self._spec.likelihood, self.network_.decoder
+        if likelihood == "mse":
+            precision = self.input_scale_**2 / self.noise_variance_
+            precision = torch.as_tensor(precision, dtype=torch.float32, device=self.device_)
+
+        def negative_log_likelihood(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            output, target = decoder(z).float(), fill_missing(x)
+            if likelihood == "mse":
+                terms = 0.5 * (output - target).square() * precision
+            else:
+                terms = F.binary_cross_entropy_with_logits(output, target, reduction="none")
+            return terms.masked_fill(torch.isnan(x), 0.0).sum(dim=1)
+
+        return CodeModel(mean, cholesky, negative_log_likelihood)
 
     def _code_distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """The Gaussian of the codes that scores and samples use: the training codes'."""

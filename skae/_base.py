@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from typing_extensions import Self  # typing's from Python 3.11 on
 
 from skae._batches import Batches, inference_rows, map_batches
+from skae._code_inference import CodeModel
 from skae._code_size import ReconstructionErrors, is_fraction, search_code_size
 from skae._dask import is_dask_array, map_row_blocks, row_blocks
 from skae._distributed import LOCAL, Ranks
@@ -107,6 +108,12 @@ class BaseAutoencoder(
     def _batch_scorer(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """A function giving the per-sample scores of a scaled batch, for one
         :meth:`score_samples` call."""
+
+    @abstractmethod
+    def _code_model(self) -> CodeModel:
+        """The code's Gaussian and the likelihood of a scaled row's observed
+        entries given a code: what the MAP code of an incomplete row
+        maximises (:mod:`skae._code_inference`)."""
 
     def _objective(self, neighbor_weight: float) -> Objective:
         """The loss settings of training, from the current parameters and

@@ -31,7 +31,7 @@ INFERENCE_BATCH_SIZE = 1024
 # 2.3x (conv) as long (benchmarks/README.md, "Inference batches").
 CPU_BATCH_VALUES = 2**18
 # Inference runs its matrix products on multiples of this many rows (see
-# _whole_row_blocks): 4 was enough for MKL on 1 to 16 threads here, 16 leaves
+# whole_row_blocks): 4 was enough for MKL on 1 to 16 threads here, 16 leaves
 # room for other CPUs' kernels.
 ROW_MULTIPLE = 16
 
@@ -233,7 +233,7 @@ def map_batches(
     outputs, start = out, 0
     with TORCH_CALLS.running(), torch.inference_mode():
         for batch in batches.iterate(batch_size):
-            values = function(_whole_row_blocks(batch))[: len(batch)]
+            values = function(whole_row_blocks(batch))[: len(batch)]
             if outputs is None:
                 outputs = torch.empty((len(batches), *values.shape[1:]), dtype=values.dtype)
             outputs[start : start + len(values)] = values
@@ -241,7 +241,7 @@ def map_batches(
     return outputs
 
 
-def _whole_row_blocks(batch: torch.Tensor) -> torch.Tensor:
+def whole_row_blocks(batch: torch.Tensor) -> torch.Tensor:
     """The batch padded (with copies of its last row) to a multiple of
     ROW_MULTIPLE rows. The CPU's matrix products round a row differently in
     products of a few rows, whose sizes are not such a multiple; padded, a

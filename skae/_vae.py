@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import (
 
 from skae._base import BaseAutoencoder
 from skae._batches import INFERENCE_BATCH_SIZE, Batches, map_batches, score_rows
+from skae._code_inference import CodeModel
 from skae._code_size import ReconstructionErrors
 from skae._losses import Objective, unobserved_sum
 from skae._parameters import fill_doc
@@ -297,6 +298,15 @@ class VAETransformer(BaseAutoencoder):
             return self.network_.expected_log_likelihood_terms(x, noise).double()
 
         return terms
+
+    def _code_model(self) -> CodeModel:
+        network, k = self.network_, self.n_components_
+
+        def negative_log_likelihood(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return -network.log_likelihood(network.decoder(z).float(), x)
+
+        prior = torch.zeros(k, device=self.device_), torch.eye(k, device=self.device_)
+        return CodeModel(*prior, negative_log_likelihood)
 
     def _summarize_fit(
         self, batches: Batches, validation: Batches | None, errors: ReconstructionErrors
