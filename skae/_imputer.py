@@ -63,8 +63,8 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     the encoder reads a missing entry as its fill value, which pulls the
     code towards rows with values there at the fill: in BENCHMARKS.md,
     "Missing values", the MAP code imputes better for the default estimator
-    on every data set and pattern but one (MNIST at 50% missing, slightly
-    worse).
+    on every data set and pattern but two (MNIST at 50% missing and with the
+    lower half of each digit missing).
 
     Parameters
     ----------
