@@ -261,7 +261,12 @@ class AutoencoderTransformer(BaseAutoencoder):
         return terms
 
     def _code_model(self) -> CodeModel:
-        # The density of score_samples, at any code rather than encode(x).
+        # The density of score_samples at any code rather than encode(x), but
+        # with one noise variance for all features (their mean, as
+        # probabilistic PCA's): per-feature variances, tiny where a feature
+        # is nearly constant (an image's border), weigh the observed entries
+        # unevenly: they imputed worse everywhere measured but pendigits
+        # (level; BENCHMARKS.md, "Missing values").
         code_mean, code_covariance = self._code_distribution()
         mean, cholesky = (
             torch.as_tensor(values, dtype=torch.float32, device=self.device_)
@@ -269,8 +274,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         )
         likelihood, decoder = self._spec.likelihood, self.network_.decoder
         if likelihood == "mse":
-            precision = self.input_scale_**2 / self.noise_variance_
-            precision = torch.as_tensor(precision, dtype=torch.float32, device=self.device_)
+            precision = 1 / np.mean(self.noise_variance_ / self.input_scale_**2)
 
         def negative_log_likelihood(z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             output, target = decoder(z).float(), fill_missing(x)

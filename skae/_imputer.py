@@ -56,7 +56,7 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     ``score_samples`` reads (for an autoencoder, the per-feature Gaussian
     noise of ``noise_variance_`` and the Gaussian of the training codes; for
     a VAE, its decoder's likelihood and the N(0, I) prior), as probabilistic
-    PCA imputes. It is found by 100 steps of Adam from the encoder's code,
+    PCA imputes. It is found by 200 steps of Adam from the encoder's code,
     which it replaces only where it is better; each row's code is found
     alone, whatever the other rows of X. The encoder's code alone
     (``code='encoder'``, ``inverse_transform(transform(X))``) is faster, but
@@ -81,9 +81,9 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     code : {'auto', 'map', 'encoder'}, default='auto'
         Which code of an incomplete row is decoded: the MAP code given its
         observed entries (needs one of skae's estimators), or the encoder's
-        (any estimator with ``transform`` and ``inverse_transform``, e.g.
-        :class:`~sklearn.decomposition.PCA`); ``'auto'`` is ``'map'`` for
-        skae's estimators and ``'encoder'`` for others.
+        (any estimator whose ``transform`` takes NaN, and its
+        ``inverse_transform``); ``'auto'`` is ``'map'`` for skae's
+        estimators and ``'encoder'`` for others.
     random_state : int, RandomState instance or None, default=None
         The `random_state` of the default estimator (with `estimator` None);
         an estimator you give keeps its own.
