@@ -52,19 +52,19 @@ class AutoencoderImputer(TransformerMixin, BaseEstimator):
     The code, by default for skae's estimators (``code='auto'``, which is
     ``'map'`` for them), is the one of highest density
     under the fitted model given the row's observed entries alone:
-    ``argmax_z log p(x_obs | z) + log p(z)``, the model that
-    ``score_samples`` reads (for an autoencoder, the per-feature Gaussian
-    noise of ``noise_variance_`` and the Gaussian of the training codes; for
-    a VAE, its decoder's likelihood and the N(0, I) prior), as probabilistic
-    PCA imputes. It is found by 200 steps of Adam from the encoder's code,
+    ``argmax_z log p(x_obs | z) + log p(z)``, as probabilistic PCA
+    imputes: for an autoencoder, Gaussian noise of one variance (the mean
+    of ``noise_variance_``, in the internal scaling's units) and the
+    Gaussian of the training codes; for a VAE, its decoder's likelihood and
+    the N(0, I) prior. It is found by 200 steps of Adam from the encoder's code,
     which it replaces only where it is better; each row's code is found
     alone, whatever the other rows of X. The encoder's code alone
     (``code='encoder'``, ``inverse_transform(transform(X))``) is faster, but
     the encoder reads a missing entry as its fill value, which pulls the
     code towards rows with values there at the fill: in BENCHMARKS.md,
     "Missing values", the MAP code imputes better for the default estimator
-    on every data set and pattern but two (MNIST at 50% missing and with the
-    lower half of each digit missing).
+    on every data set and pattern but one (MNIST with the lower half of each
+    digit missing).
 
     Parameters
     ----------
