@@ -87,7 +87,7 @@ def train_estimator(
     # Noise 'missing' makes entries of the inputs missing.
     complete = estimator.noise != "missing" and not has_missing(X)
     options = _training_options(
-        estimator, max_epochs, adaptive, one_epoch_calls=accumulate, complete=complete
+        estimator, max_epochs, adaptive, ranks, one_epoch_calls=accumulate, complete=complete
     )
     seed = estimator._draw_seed()
     with estimator._spec.training_randomness(seed, estimator.device_):
@@ -117,10 +117,20 @@ def train_estimator(
 
 
 def _training_options(
-    estimator, max_epochs: int, adaptive: bool, *, one_epoch_calls: bool, complete: bool
+    estimator,
+    max_epochs: int,
+    adaptive: bool,
+    ranks: Ranks,
+    *,
+    one_epoch_calls: bool,
+    complete: bool,
 ) -> TrainingOptions:
     settings = TrainingSettings.resolve(estimator.get_params(), estimator._network_kind)
-    objective = replace(estimator._objective(settings.neighbor_weight), complete=complete)
+    # Across ranks, batch means (free bits') are over the step's rows on all of them.
+    batch_mean = ranks.mean_of_rows if ranks.distributed else None
+    objective = replace(
+        estimator._objective(settings.neighbor_weight), complete=complete, batch_mean=batch_mean
+    )
     return TrainingOptions(
         max_epochs=max_epochs,
         batch_size=settings.batch_size,

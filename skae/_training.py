@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -80,8 +80,6 @@ def gradient_step(
     loss_of = batches.ranks.data_parallel(network)
 
     def train_on(x: torch.Tensor, objective: Objective, generator: torch.Generator, weight):
-        if batches.ranks.distributed and objective.free_bits:
-            objective = replace(objective, batch_mean=batches.ranks.mean_of_rows)
         x_in = corrupt(x, options.noise, options.noise_level, generator, batches.scaling)
         with autocast:
             losses = loss_of(x_in, x, generator, objective)

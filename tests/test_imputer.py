@@ -132,3 +132,15 @@ def test_which_code_for_which_estimator(low_rank):
         AutoencoderImputer(PCA(), code="map").fit(X)
     with pytest.raises(TypeError, match="code='map' needs one of skae's estimators"):
         imputer.set_params(code="map").transform(X_missing)
+
+
+# A row with no observed value has nothing to impute from: the estimator's
+# clear error, whichever code is decoded.
+@pytest.mark.parametrize("code", ["map", "encoder"])
+def test_a_row_with_no_value_is_an_error(code, low_rank):
+    _, X_missing = low_rank
+    imputer = AutoencoderImputer(AutoencoderTransformer(**SMALL | {"max_iter": 2}), code=code)
+    imputer.fit(X_missing)
+    empty = np.vstack([X_missing[:3], np.full((1, 8), np.nan)])
+    with pytest.raises(ValueError, match=r"no observed value.*row 3"):
+        imputer.transform(empty)
