@@ -206,8 +206,7 @@ class AutoencoderTransformer(BaseAutoencoder):
         # The density terms in float64: float32 sums of many features would
         # make a sample's score depend on its batch in the last digits.
         n_features, device = self.n_features_in_, _float64_device(self.device_)
-        code_mean, code_covariance = self._code_distribution()
-        cholesky = np.linalg.cholesky(_regularized(code_covariance))
+        code_mean, cholesky = self._code_gaussian()
         whitening = torch.as_tensor(np.linalg.inv(cholesky).T, device=device)
         mean = torch.as_tensor(code_mean, device=device)
         log_det_code = np.sum(np.log(np.diag(cholesky)))
@@ -268,10 +267,9 @@ class AutoencoderTransformer(BaseAutoencoder):
         # unevenly: on MNIST they imputed 9-19% worse, on digits 2-4%; on
         # the tables the two are within 2% either way (BENCHMARKS.md,
         # "Missing values").
-        code_mean, code_covariance = self._code_distribution()
         mean, cholesky = (
             torch.as_tensor(values, dtype=torch.float32, device=self.device_)
-            for values in (code_mean, np.linalg.cholesky(_regularized(code_covariance)))
+            for values in self._code_gaussian()
         )
         likelihood, decoder = self._spec.likelihood, self.network_.decoder
         if likelihood == "mse":
@@ -290,6 +288,12 @@ class AutoencoderTransformer(BaseAutoencoder):
     def _code_distribution(self) -> tuple[np.ndarray, np.ndarray]:
         """The Gaussian of the codes that scores and samples use: the training codes'."""
         return self.latent_mean_, self.latent_covariance_
+
+    def _code_gaussian(self) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and Cholesky factor of that Gaussian, its covariance
+        regularised, as the scores and the MAP codes read it."""
+        mean, covariance = self._code_distribution()
+        return mean, np.linalg.cholesky(_regularized(covariance))
 
     def _summarize_fit(
         self, batches: Batches, validation: Batches | None, errors: ReconstructionErrors
