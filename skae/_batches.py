@@ -92,7 +92,8 @@ class PlacedScaling:
             else:
                 exact = np.subtract(values, self.host_offset, dtype=np.float64)
                 np.divide(exact, self.host_scale, out=out, casting="same_kind")
-        return centred.to(self.device, torch.float32, non_blocking=True) / self.scale
+        # In place: the batch on the device is this call's own buffer.
+        return centred.to(self.device, torch.float32, non_blocking=True).div_(self.scale)
 
     def unscale(self, x: torch.Tensor) -> torch.Tensor:
         """Scaled values back towards X's units on the device; the host's

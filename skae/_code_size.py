@@ -93,14 +93,19 @@ def reconstruction_errors(network: nn.Module, batches: Batches) -> Reconstructio
     network, whose errors serve every summary that needs them."""
     sums = fold_batches(_observed_sums, torch.add, batches, INFERENCE_BATCH_SIZE)
     mean = sums[0] / sums[1]
+    centre = mean.float()
 
     def squares(x: torch.Tensor) -> torch.Tensor:
-        output = network(x).to(mean.device, torch.float64)
-        x64 = x.to(mean.device, torch.float64)
-        missing = torch.isnan(x64)
-        residual = (output - x64).masked_fill(missing, 0.0)
-        deviation = (x64 - mean).masked_fill(missing, 0.0)
-        return torch.stack([residual.square().sum(dim=0), deviation.square().sum(dim=0)])
+        # Differences in float32, the precision of the network and of x;
+        # only the sums over rows need float64.
+        output = network(x).to(mean.device, torch.float32)
+        x = x.to(mean.device)
+        residual, deviation = output - x, x - centre
+        missing = torch.isnan(x)
+        if missing.any():
+            residual.masked_fill_(missing, 0.0)
+            deviation.masked_fill_(missing, 0.0)
+        return torch.stack([_column_sums(residual.square_()), _column_sums(deviation.square_())])
 
     residual, deviation = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE)
     return ReconstructionErrors(*(t.cpu().numpy() for t in (residual, deviation, sums[1])))
@@ -110,9 +115,12 @@ def _observed_sums(x: torch.Tensor) -> torch.Tensor:
     """Each column's sum and count of observed entries, in float64 (on the
     CPU for Apple's MPS, which has none)."""
     x = x.to(torch.device("cpu") if x.device.type == "mps" else x.device)
-    missing = torch.isnan(x)
-    observed = (~missing).sum(dim=0).double()
-    return torch.stack([x.double().masked_fill(missing, 0.0).sum(dim=0), observed])
+    observed = len(x) - torch.isnan(x).sum(dim=0, dtype=torch.float64)
+    return torch.stack([torch.nansum(x, dim=0, dtype=torch.float64), observed])
+
+
+def _column_sums(x: torch.Tensor) -> torch.Tensor:
+    return x.sum(dim=0, dtype=torch.float64)
 
 
 def search_code_size(estimator, X, target: float) -> None:

@@ -122,8 +122,9 @@ def fill_missing(x: torch.Tensor) -> torch.Tensor:
     """`x` with its missing entries (NaN) set to 0, the value the encoder sees
     for them: in the scaled space, the feature's training mean for the
     centring scalings ('standard', 'global'), its minimum for the min-max
-    ones."""
-    return torch.where(torch.isnan(x), 0.0, x)
+    ones. One kernel (``where(isnan(x), 0, x)`` is two, and a mask): a
+    tenth of a transform of MNIST's network."""
+    return torch.nan_to_num(x, nan=0.0, posinf=math.inf, neginf=-math.inf)
 
 
 def unobserved_sum(x: torch.Tensor, per_feature: torch.Tensor) -> torch.Tensor:

@@ -9,9 +9,7 @@ operations on one thread, and round differently.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 
 
 class RunningCount:
@@ -21,15 +19,19 @@ class RunningCount:
         self.lock = threading.Lock()
         self.count = 0
 
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
+    def running(self) -> RunningCount:
+        """A context in which one more computation counts as running."""
+        # The count is its own context manager: a generator-based one costs
+        # a hundredth of a single-row transform.
+        return self
+
+    def __enter__(self) -> None:
         with self.lock:
             self.count += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.count -= 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.lock:
+            self.count -= 1
 
 
 TORCH_CALLS = RunningCount()
