@@ -251,10 +251,13 @@ class VAETransformer(BaseAutoencoder):
         return super().score_samples(X)
 
     def _linear_start(self, mean, components, variances):
-        # Whitened PCA scores as posterior means, so that codes match the N(0, I) prior.
+        # The decoder starts as PCA's, from whitened scores (the N(0, I)
+        # prior's scale); the encoder at zero: every posterior starts at the
+        # prior. Posterior means started at PCA's scores stay near them, and
+        # classify no better (BENCHMARKS.md, "Defaults").
         std = np.sqrt(variances)[:, None]
-        weight = np.vstack([components / std, np.zeros_like(components)])
-        bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
+        n_components, n_features = components.shape
+        weight, bias = np.zeros((2 * n_components, n_features)), np.zeros(2 * n_components)
         return weight, bias, components.T * std.T
 
     def _objective(self, neighbor_weight: float) -> Objective:
