@@ -107,11 +107,15 @@ SHARED_DOCS = {
         beside the non-linear layers, whose last layer starts at zero:
         training starts from the PCA solution and learns what a linear map
         cannot do. (For losses on [0, 1] the
-        decoder outputs logits, and only the encoder starts from PCA. The
-        VAE's posterior means and decoder start from PCA, its posterior
-        variances and noise scale at 1, not at probabilistic PCA's.) 'random'
-        is a plain network with PyTorch's default initialisation (or, for
-        your networks, their own).
+        decoder outputs logits, and only the encoder starts from PCA. A
+        VAE's decoder starts from PCA's, with whitened codes and a noise
+        scale of 1, and its encoder at zero: every posterior starts at the
+        N(0, I) prior, as posterior means started at PCA's scores stay near
+        them and classify no better than PCA's (BENCHMARKS.md, "Defaults");
+        with ``likelihood='bernoulli'`` its posterior means start at PCA's
+        whitened scores instead.)
+        'random' is a plain network with PyTorch's default initialisation
+        (or, for your networks, their own).
     encoder : nn.Module class, Network or nn.Module, default=None
         Your own torch encoder, given with a `decoder`, in place of skae's
         networks (then `architecture` and `hidden_layer_sizes` are not used,

@@ -251,13 +251,18 @@ class VAETransformer(BaseAutoencoder):
         return super().score_samples(X)
 
     def _linear_start(self, mean, components, variances):
-        # The decoder starts as PCA's, from whitened scores (the N(0, I)
-        # prior's scale); the encoder at zero: every posterior starts at the
-        # prior. Posterior means started at PCA's scores stay near them, and
-        # classify no better (BENCHMARKS.md, "Defaults").
+        # Whitened PCA scores, the N(0, I) prior's scale. Where the decoder
+        # starts from PCA, the encoder starts at zero, every posterior at the
+        # prior: posterior means started at PCA's scores stay near them and
+        # classify no better (BENCHMARKS.md, "Defaults"). A Bernoulli decoder
+        # starts from the mean alone, and the encoder from PCA's scores, so
+        # that gradients reach the code.
         std = np.sqrt(variances)[:, None]
         n_components, n_features = components.shape
         weight, bias = np.zeros((2 * n_components, n_features)), np.zeros(2 * n_components)
+        if self._unit_interval_loss is not None:
+            weight[:n_components] = components / std
+            bias[:n_components] = -(components @ mean) / std[:, 0]
         return weight, bias, components.T * std.T
 
     def _objective(self, neighbor_weight: float) -> Objective:
