@@ -355,8 +355,8 @@ class BaseAutoencoder(
         return self.n_components_
 
     def __sklearn_is_fitted__(self) -> bool:
-        # What check_is_fitted asks; its default scans every attribute's name,
-        # a thirtieth of a single-row transform.
+        # What check_is_fitted asks, in every method; its default scans the
+        # name of every attribute.
         return "network_" in vars(self)
 
     def __sklearn_tags__(self):

@@ -122,8 +122,8 @@ def fill_missing(x: torch.Tensor) -> torch.Tensor:
     """`x` with its missing entries (NaN) set to 0, the value the encoder sees
     for them: in the scaled space, the feature's training mean for the
     centring scalings ('standard', 'global'), its minimum for the min-max
-    ones. One kernel (``where(isnan(x), 0, x)`` is two, and a mask): a
-    tenth of a transform of MNIST's network."""
+    ones. One kernel, where ``where(isnan(x), 0, x)`` takes two and a mask
+    and ten times as long."""
     return torch.nan_to_num(x, nan=0.0, posinf=math.inf, neginf=-math.inf)
 
 

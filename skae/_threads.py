@@ -21,8 +21,8 @@ class RunningCount:
 
     def running(self) -> RunningCount:
         """A context in which one more computation counts as running."""
-        # The count is its own context manager: a generator-based one costs
-        # a hundredth of a single-row transform.
+        # The count is its own context manager, cheaper than a generator-based
+        # one in the calls of a single-row transform.
         return self
 
     def __enter__(self) -> None:
