@@ -102,9 +102,8 @@ def reconstruction_errors(network: nn.Module, batches: Batches) -> Reconstructio
         x = x.to(mean.device)
         residual, deviation = output - x, x - centre
         missing = torch.isnan(x)
-        if missing.any():
-            residual.masked_fill_(missing, 0.0)
-            deviation.masked_fill_(missing, 0.0)
+        residual.masked_fill_(missing, 0.0)
+        deviation.masked_fill_(missing, 0.0)
         return torch.stack([_column_sums(residual.square_()), _column_sums(deviation.square_())])
 
     residual, deviation = fold_batches(squares, torch.add, batches, INFERENCE_BATCH_SIZE)

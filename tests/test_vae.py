@@ -228,13 +228,33 @@ def test_kl_warmup_keeps_a_better_start(small_X, assert_starts_as_pca):
     assert vae.best_epoch_ == 0
     assert vae.best_loss_ < min(vae.validation_loss_curve_)
     assert_starts_as_pca(vae.network_)  # the starting weights were restored
+    # The decoder starts from PCA's, the encoder at zero: posteriors at the prior.
+    assert torch.count_nonzero(vae.network_.encoder.linear.weight) == 0
+    assert torch.count_nonzero(vae.network_.decoder.linear.weight) > 0
+
+
+# The PCA start: the encoder at zero (posteriors at the prior) where the decoder
+# starts from PCA's; a Bernoulli decoder starts from the mean alone, and the
+# posterior means from PCA's scores. (A step of 1e-9 leaves the start in place.)
+@pytest.mark.parametrize("likelihood", ["gaussian", "isotropic", "bernoulli"])
+def test_pca_start_of_the_encoder(digits, likelihood):
+    vae = VAETransformer(
+        n_components=4, likelihood=likelihood, learning_rate_init=1e-9, max_iter=1, random_state=0
+    )
+    with warnings.catch_warnings():  # posteriors at the prior: one code for every row
+        warnings.filterwarnings("ignore", "The fitted model encodes every", UserWarning)
+        vae.fit(digits[0][:200] / 16)
+    largest = vae.network_.encoder.linear.weight.abs().max().item()
+    assert largest > 1e-3 if likelihood == "bernoulli" else largest < 1e-6
 
 
 # beta and n_training_draws take effect on warm starts: from the same weights,
 # the training loss (a negative bound in nats) grows with beta, and the
-# importance-weighted bound of several draws is tighter than the ELBO.
+# importance-weighted bound of several draws is tighter than the ELBO (no free
+# bits, which only the one-draw loss has).
 def test_warm_start_sets_beta(small_X):
-    vae = VAETransformer(warm_start=True, **FAST).fit(small_X).set_params(max_iter=1)
+    vae = VAETransformer(warm_start=True, free_bits=0.0, **FAST).fit(small_X)
+    vae.set_params(max_iter=1)
     plain = pickle.loads(pickle.dumps(vae)).fit(small_X)
     heavier = pickle.loads(pickle.dumps(vae)).set_params(beta=5.0).fit(small_X)
     drawn = vae.set_params(n_training_draws=3).fit(small_X)
