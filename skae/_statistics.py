@@ -69,7 +69,9 @@ def check_codes_vary(codes: RowMoments) -> None:
         warnings.warn(
             "The fitted model encodes every training sample to the same code although "
             "X varies: it is degenerate. Check the scale of X (scaling=None passes it "
-            "as it is) and the training parameters.",
+            "as it is) and the training parameters (a VAE's posteriors start at the "
+            "prior: a fit whose start stays best, see best_epoch_, encodes every "
+            "sample alike).",
             UserWarning,
             stacklevel=5,
         )

@@ -352,9 +352,12 @@ def test_fitted_methods_ignore_a_changed_likelihood(Estimator, changes, X):
 
 
 # NumPy integers pass the integer constraints (a grid of np.arange), and work.
+# (Without early stopping, which may keep the VAE's start, posteriors at the
+# prior, after two epochs of a step or two.)
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_numpy_integer_parameters(Estimator, X):
     integers = dict(batch_size=np.int64(8), max_iter=np.uint8(2), n_iter_no_change=np.int32(2))
+    integers["early_stopping"] = False
     if Estimator is VAETransformer:
         integers.update(
             kl_warmup=np.int64(1), n_importance_samples=np.uint8(3), n_training_draws=np.int16(2)
