@@ -52,6 +52,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import AdversarialAutoencoderTransformer, AutoencoderTransformer, VAETransformer
+from skae._vae import pca_score_encoder
 from skae.datasets import load_mnist_split
 
 SECTIONS = ("conv", "headline", "map")
@@ -99,10 +100,7 @@ class PCAEncoderVAE(VAETransformer):
 
     def _linear_start(self, mean, components, variances):
         _, _, decoder_weight = super()._linear_start(mean, components, variances)
-        std = np.sqrt(variances)[:, None]
-        weight = np.vstack([components / std, np.zeros_like(components)])
-        bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
-        return weight, bias, decoder_weight
+        return *pca_score_encoder(mean, components, variances), decoder_weight
 
 
 def headline_reducers() -> dict:

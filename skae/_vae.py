@@ -29,6 +29,16 @@ from skae._validation import MatrixLike
 ACTIVITY_THRESHOLD = 0.01
 
 
+def pca_score_encoder(mean, components, variances) -> tuple[np.ndarray, np.ndarray]:
+    """The weight and bias of an encoder output (posterior means, then
+    log-variances) whose means are PCA's whitened scores and whose
+    log-variances are 0: the N(0, I) prior's scale."""
+    std = np.sqrt(variances)[:, None]
+    weight = np.vstack([components / std, np.zeros_like(components)])
+    bias = np.concatenate([-(components @ mean) / std[:, 0], np.zeros(len(std))])
+    return weight, bias
+
+
 @register
 class VAETransformer(BaseAutoencoder):
     """Variational autoencoder, with the API of :class:`~sklearn.decomposition.PCA`.
@@ -257,13 +267,10 @@ class VAETransformer(BaseAutoencoder):
         # classify no better (BENCHMARKS.md, "Defaults"). A Bernoulli decoder
         # starts from the mean alone, and the encoder from PCA's scores, so
         # that gradients reach the code.
-        std = np.sqrt(variances)[:, None]
-        n_components, n_features = components.shape
-        weight, bias = np.zeros((2 * n_components, n_features)), np.zeros(2 * n_components)
-        if self._unit_interval_loss is not None:
-            weight[:n_components] = components / std
-            bias[:n_components] = -(components @ mean) / std[:, 0]
-        return weight, bias, components.T * std.T
+        weight, bias = pca_score_encoder(mean, components, variances)
+        if self._unit_interval_loss is None:
+            weight, bias = np.zeros_like(weight), np.zeros_like(bias)
+        return weight, bias, components.T * np.sqrt(variances)
 
     def _objective(self, neighbor_weight: float) -> Objective:
         return Objective(
